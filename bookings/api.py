@@ -1,0 +1,93 @@
+"""The booking API (DRF): the same services and the same window rule as the pages."""
+
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bookings import selectors, services
+from bookings.errors import AlreadyBooked, BookingRefused
+from bookings.identity import Identity, IdentityError, normalise_name, normalise_phone, parse_rrn
+from bookings.models import Booking
+
+
+def _checked(parse, value):
+    try:
+        return parse(value)
+    except IdentityError as exc:
+        raise serializers.ValidationError(str(exc)) from None
+
+
+class BookingRequestSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, trim_whitespace=False)
+    rrn = serializers.CharField(max_length=40)
+    phone = serializers.CharField(max_length=40)
+    slot = serializers.IntegerField(min_value=1)
+
+    def validate_name(self, value):
+        return _checked(normalise_name, value)
+
+    def validate_rrn(self, value):
+        return _checked(parse_rrn, value)
+
+    def validate_phone(self, value):
+        return _checked(normalise_phone, value)
+
+
+class BookingStatusSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id")
+    campaign = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    clinic = serializers.CharField(source="slot.clinic.name")
+    clinic_code = serializers.CharField(source="slot.clinic.code")
+    address = serializers.CharField(source="slot.clinic.address")
+    date = serializers.DateField(source="slot.date")
+    start_time = serializers.TimeField(source="slot.start_time", format="%H:%M")
+    rrn = serializers.CharField(source="rrn_masked")
+
+    class Meta:
+        model = Booking
+        fields = [
+            "id",
+            "campaign",
+            "status",
+            "code",
+            "reject_reason",
+            "clinic",
+            "clinic_code",
+            "address",
+            "date",
+            "start_time",
+            "rrn",
+            "requested_at",
+            "decided_at",
+        ]
+
+
+class BookingCreateView(APIView):
+    """POST /api/campaigns/<campaign>/bookings/: 202 with a pending booking to follow."""
+
+    def post(self, request: Request, campaign: str) -> Response:
+        serializer = BookingRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        identity = Identity(name=data["name"], rrn=data["rrn"], phone=data["phone"])
+        try:
+            booking = services.request_booking(
+                request.campaign, identity=identity, slot_id=data["slot"]
+            )
+        except BookingRefused as refused:
+            code = status.HTTP_409_CONFLICT if isinstance(refused, AlreadyBooked) else 400
+            return Response({"detail": refused.message, "code": refused.code}, status=code)
+        booking = selectors.booking_by_public_id(booking.public_id)
+        return Response(BookingStatusSerializer(booking).data, status=status.HTTP_202_ACCEPTED)
+
+
+class BookingStatusView(APIView):
+    """GET /api/bookings/<id>/: the status of a booking, for whoever holds its id."""
+
+    def get(self, request: Request, public_id) -> Response:
+        booking = selectors.booking_by_public_id(public_id)
+        if booking is None:
+            return Response({"detail": "No such booking."}, status=404)
+        return Response(BookingStatusSerializer(booking).data)
+

@@ -1,0 +1,56 @@
+from django import forms
+
+from bookings.identity import IdentityError, normalise_name, normalise_phone, parse_rrn
+
+
+def _checked(parse, value):
+    try:
+        return parse(value)
+    except IdentityError as exc:
+        raise forms.ValidationError(str(exc)) from None
+
+
+class IdentityForm(forms.Form):
+    """Step 1: the person to vaccinate (often a parent of whoever fills it in)."""
+
+    name = forms.CharField(label="Name of the person to vaccinate", max_length=200)
+    rrn = forms.CharField(
+        label="Resident registration number",
+        max_length=40,
+        help_text="YYMMDD-GNNNNNN; the hyphen is optional.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+    )
+    phone = forms.CharField(
+        label="Phone number",
+        max_length=40,
+        help_text="For example 010-1234-5678.",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
+
+    def clean_name(self):
+        return _checked(normalise_name, self.cleaned_data["name"])
+
+    def clean_rrn(self):
+        return _checked(parse_rrn, self.cleaned_data["rrn"])
+
+    def clean_phone(self):
+        return _checked(normalise_phone, self.cleaned_data["phone"])
+
+
+class LookupForm(forms.Form):
+    code = forms.CharField(label="Booking code", max_length=20)
+    rrn = forms.CharField(
+        label="Resident registration number",
+        max_length=40,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+    )
+
+    def clean_code(self):
+        return self.cleaned_data["code"].strip().upper().replace("-", "")
+
+    def clean_rrn(self):
+        return _checked(parse_rrn, self.cleaned_data["rrn"])
+
+
+class SlotChoiceForm(forms.Form):
+    slot = forms.IntegerField(min_value=1, error_messages={"required": "Choose a time."})

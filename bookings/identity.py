@@ -1,0 +1,158 @@
+"""The resident registration number (RRN) and the other facts that identify a person.
+
+This module is the only place that sees an RRN in clear. It parses and normalises it, derives
+the birth date, and turns it into what may be kept: a keyed HMAC for matching, a Fernet
+ciphertext (authenticated encryption) and the masked form people read (``620714-1******``).
+Error messages never repeat the number.
+"""
+
+import hashlib
+import hmac
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.utils import timezone
+
+_RRN_PATTERN = re.compile(r"(\d{6})-?(\d{7})")
+_CENTURY_BY_DIGIT = {
+    "1": 1900,
+    "2": 1900,
+    "5": 1900,
+    "6": 1900,
+    "3": 2000,
+    "4": 2000,
+    "7": 2000,
+    "8": 2000,
+    "9": 1800,
+    "0": 1800,
+}
+_PHONE_DIGITS = re.compile(r"0\d{8,10}")
+NAME_MAX_LENGTH = 50
+
+
+class IdentityError(ValueError):
+    """A value that identifies a person is malformed. The message is safe to show and log."""
+
+
+@dataclass(frozen=True)
+class Rrn:
+    digits: str  # 13 digits, no hyphen
+
+    @property
+    def gender_digit(self) -> str:
+        return self.digits[6]
+
+    @property
+    def birth_date(self) -> date:
+        return _birth_date(self.digits)
+
+    @property
+    def masked(self) -> str:
+        return mask(self.digits[:6], self.gender_digit)
+
+    def __repr__(self) -> str:  # never print the number, not even in a traceback
+        return f"Rrn({self.masked})"
+
+    __str__ = __repr__
+
+
+def _birth_date(digits: str) -> date:
+    century = _CENTURY_BY_DIGIT[digits[6]]
+    return date(century + int(digits[0:2]), int(digits[2:4]), int(digits[4:6]))
+
+
+def parse_rrn(raw: str, *, today: date | None = None) -> Rrn:
+    """Parse ``YYMMDD-GNNNNNN`` (hyphen optional; spaces and full-width digits accepted)."""
+    text = unicodedata.normalize("NFKC", raw or "")
+    text = re.sub(r"\s+", "", text).replace("\u2010", "-").replace("\u2212", "-")
+    match = _RRN_PATTERN.fullmatch(text)
+    if not match:
+        raise IdentityError(
+            "Enter the registration number as 13 digits, YYMMDD-GNNNNNN (the hyphen is optional)."
+        )
+    digits = match.group(1) + match.group(2)
+    try:
+        born = _birth_date(digits)
+    except ValueError:
+        raise IdentityError(
+            "The registration number does not start with a real date of birth."
+        ) from None
+    today = today or timezone.localdate()
+    if born > today:
+        raise IdentityError("The registration number gives a date of birth in the future.")
+    return Rrn(digits)
+
+
+def mask(yymmdd: str, gender_digit: str) -> str:
+    return f"{yymmdd}-{gender_digit}******"
+
+
+def mask_birth_date(birth_date: date, gender_digit: str) -> str:
+    return mask(birth_date.strftime("%y%m%d"), gender_digit)
+
+
+def rrn_hmac(rrn: Rrn) -> str:
+    key = settings.VAXBOOK_RRN_HMAC_KEY.encode()
+    return hmac.new(key, rrn.digits.encode(), hashlib.sha256).hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(k.encode()) for k in keys])
+
+
+def encrypt_rrn(rrn: Rrn) -> str:
+    return _fernet(tuple(settings.VAXBOOK_PII_KEYS)).encrypt(rrn.digits.encode()).decode()
+
+
+def decrypt_rrn(token: str) -> Rrn:
+    try:
+        digits = _fernet(tuple(settings.VAXBOOK_PII_KEYS)).decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise IdentityError("The stored registration number cannot be decrypted.") from None
+    return Rrn(digits)
+
+
+def normalise_phone(raw: str) -> str:
+    """Korean phone numbers: 9 to 11 digits starting with 0, shown with hyphens."""
+    text = unicodedata.normalize("NFKC", raw or "")
+    digits = re.sub(r"[\s\-().]", "", text)
+    if digits.startswith("+82"):
+        digits = "0" + digits[3:]
+    if not _PHONE_DIGITS.fullmatch(digits):
+        raise IdentityError("Enter a Korean phone number, for example 010-1234-5678.")
+    if digits.startswith("02"):
+        head, rest = digits[:2], digits[2:]
+    else:
+        head, rest = digits[:3], digits[3:]
+    return f"{head}-{rest[:-4]}-{rest[-4:]}"
+
+
+def normalise_name(raw: str) -> str:
+    text = unicodedata.normalize("NFC", raw or "").strip()
+    text = re.sub(r"\s+", " ", text)
+    if not text:
+        raise IdentityError("Enter the name of the person to vaccinate.")
+    if len(text) > NAME_MAX_LENGTH:
+        raise IdentityError(f"The name can be at most {NAME_MAX_LENGTH} characters.")
+    if any(unicodedata.category(ch).startswith("C") for ch in text):
+        raise IdentityError("The name contains characters that cannot be used.")
+    return text
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The person to vaccinate, validated."""
+
+    name: str
+    rrn: Rrn
+    phone: str
+
+    @classmethod
+    def parse(cls, *, name: str, rrn: str, phone: str) -> "Identity":
+        return cls(name=normalise_name(name), rrn=parse_rrn(rrn), phone=normalise_phone(phone))

@@ -1,0 +1,192 @@
+"""Every state change of a booking goes through a function here."""
+
+import logging
+import secrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from bookings.errors import (
+    AlreadyBooked,
+    NotCancellable,
+    OutOfCohort,
+    SlotUnavailable,
+    WindowClosed,
+)
+from bookings.identity import Identity, decrypt_rrn, encrypt_rrn, rrn_hmac
+from bookings.models import Booking
+from campaigns import windows
+from campaigns.models import Campaign
+from clinics.models import Slot
+
+logger = logging.getLogger(__name__)
+
+# No 0/O or 1/I/L: codes are read out over the phone and typed from paper.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+
+
+def new_booking_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def _enqueue_confirmation(booking_id: int) -> None:
+    # Imported here: the task module imports this one.
+    from bookings import tasks
+
+    tasks.confirm_booking.delay(booking_id)
+
+
+def request_booking(
+    campaign: Campaign, *, identity: Identity, slot_id: int, now: datetime | None = None
+) -> Booking:
+    """Create a ``pending`` booking and enqueue its confirmation once the row is committed.
+
+    Refuses (``BookingRefused``) outside the window, outside the cohort, for a second active
+    booking of the same person, and for a slot that is not this campaign's, is past or is
+    visibly full. Nothing is written when it refuses. Whether the place is really taken is
+    decided by ``confirm_booking``, not here.
+    """
+    now = now or timezone.now()
+    state = windows.window_state(campaign, now=now)
+    if state is not windows.WindowState.OPEN:
+        raise WindowClosed(windows.closed_message(campaign, state))
+    if not campaign.covers_birth_date(identity.rrn.birth_date):
+        raise OutOfCohort(campaign)
+    person = rrn_hmac(identity.rrn)
+    if Booking.objects.filter(
+        campaign=campaign, rrn_hmac=person, status__in=Booking.ACTIVE_STATUSES
+    ).exists():
+        raise AlreadyBooked()
+    slot = Slot.objects.filter(pk=slot_id, campaign=campaign).first()
+    if slot is None:
+        raise SlotUnavailable("That time slot is not offered in this campaign.")
+    if slot.date < timezone.localdate(now):
+        raise SlotUnavailable("That time slot is in the past. Choose another one.")
+    if slot.booked >= slot.capacity:
+        raise SlotUnavailable("That time slot is full. Choose another one.")
+    try:
+        with transaction.atomic():
+            booking = Booking.objects.create(
+                campaign=campaign,
+                slot=slot,
+                name=identity.name,
+                phone=identity.phone,
+                birth_date=identity.rrn.birth_date,
+                rrn_gender_digit=identity.rrn.gender_digit,
+                rrn_hmac=person,
+                rrn_encrypted=encrypt_rrn(identity.rrn),
+                requested_at=now,
+            )
+            transaction.on_commit(lambda: _enqueue_confirmation(booking.pk))
+    except IntegrityError:
+        # Two submits of the same person raced past the check above: the partial unique
+        # constraint let one through.
+        raise AlreadyBooked() from None
+    logger.info("booking %s requested for slot %s", booking.public_id, slot.pk)
+    return booking
+
+
+def rebook(booking: Booking, *, slot_id: int, now: datetime | None = None) -> Booking:
+    """Request another slot for the person of a rejected booking (same checks as a new one)."""
+    if booking.status != Booking.Status.REJECTED:
+        raise NotCancellable("Only a booking whose slot filled can be moved to another slot.")
+    identity = Identity(name=booking.name, rrn=decrypt_rrn(booking.rrn_encrypted), phone=booking.phone)
+    return request_booking(booking.campaign, identity=identity, slot_id=slot_id, now=now)
+
+
+def _save_with_new_code(booking: Booking, fields: list[str]) -> None:
+    for _ in range(5):
+        booking.code = new_booking_code()
+        try:
+            with transaction.atomic():
+                booking.save(update_fields=[*fields, "code"])
+            return
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not draw a unique booking code")
+
+
+def confirm_booking(booking_id: int, *, now: datetime | None = None) -> Booking | None:
+    """Decide a pending booking: take a place in its slot, or reject it.
+
+    In one transaction: lock the booking row, leave it alone if it is already decided
+    (idempotent), re-check that it was requested inside the campaign's window, then take a
+    place with ``UPDATE slot SET booked = booked + 1 WHERE id = … AND booked < capacity``.
+    One row updated: ``confirmed`` with a code. None: ``rejected`` (slot full). Returns None
+    for a booking that no longer exists.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = (
+            Booking.objects.select_for_update(of=("self",))
+            .select_related("campaign")
+            .filter(pk=booking_id)
+            .first()
+        )
+        if booking is None:
+            logger.warning("confirm: booking id %s does not exist", booking_id)
+            return None
+        if booking.status != Booking.Status.PENDING:
+            return booking
+        booking.decided_at = now
+        fields = ["status", "decided_at", "reject_reason"]
+        if not windows.is_open(booking.campaign, at=booking.requested_at):
+            booking.status = Booking.Status.REJECTED
+            booking.reject_reason = Booking.RejectReason.OUTSIDE_WINDOW
+            booking.save(update_fields=fields)
+        elif (
+            Slot.objects.filter(pk=booking.slot_id, booked__lt=F("capacity")).update(
+                booked=F("booked") + 1
+            )
+            == 1
+        ):
+            booking.status = Booking.Status.CONFIRMED
+            _save_with_new_code(booking, fields)
+        else:
+            booking.status = Booking.Status.REJECTED
+            booking.reject_reason = Booking.RejectReason.SLOT_FULL
+            booking.save(update_fields=fields)
+    logger.info("booking %s %s", booking.public_id, booking.status)
+    return booking
+
+
+def cancel_booking(booking_id: int, *, now: datetime | None = None) -> Booking:
+    """Cancel a pending or confirmed booking; a confirmed one gives its place back."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = (
+            Booking.objects.select_for_update(of=("self",))
+            .select_related("slot")
+            .get(pk=booking_id)
+        )
+        if not booking.is_active:
+            raise NotCancellable(f"This booking is already {booking.get_status_display().lower()}.")
+        if booking.slot.date < timezone.localdate(now):
+            raise NotCancellable("This appointment has already taken place.")
+        if booking.status == Booking.Status.CONFIRMED:
+            Slot.objects.filter(pk=booking.slot_id, booked__gt=0).update(booked=F("booked") - 1)
+        booking.status = Booking.Status.CANCELLED
+        booking.cancelled_at = now
+        booking.save(update_fields=["status", "cancelled_at"])
+    logger.info("booking %s cancelled", booking.public_id)
+    return booking
+
+
+def sweep_pending_bookings(*, now: datetime | None = None) -> int:
+    """Decide every booking pending for longer than the sweep delay (a lost task message).
+
+    Returns how many were decided. Safe alongside the normal tasks: ``confirm_booking`` is
+    idempotent under its row lock.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.VAXBOOK_PENDING_SWEEP_AFTER)
+    stale = Booking.objects.filter(status=Booking.Status.PENDING, requested_at__lt=cutoff)
+    decided = 0
+    for booking_id in stale.values_list("pk", flat=True).iterator():
+        confirm_booking(booking_id, now=now)
+        decided += 1
+    return decided

@@ -1,0 +1,108 @@
+"""The chain of booking steps: each step hands the next a signed, short-lived token.
+
+The token names the campaign, the step it opens and the flow (a random id kept in the
+person's session). A step reached without a valid token from the step before — a bookmark,
+a copied URL, a token from another session or campaign — is sent back to the first step.
+The person's identity stays on the server, in the session, the RRN only encrypted.
+"""
+
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.http import HttpRequest
+
+from bookings.identity import Identity, decrypt_rrn, encrypt_rrn
+
+SALT = "vaxbook.booking.step"
+SESSION_KEY = "booking_flow"
+SUBMITTED_KEY = "submitted_flows"
+OWNED_KEY = "my_bookings"
+
+CHOOSE = "choose"
+REVIEW = "review"
+
+
+@dataclass
+class Flow:
+    id: str
+    campaign: str
+    name: str
+    phone: str
+    rrn_encrypted: str
+    slot_id: int | None = None
+
+    @property
+    def identity(self) -> Identity:
+        return Identity(name=self.name, rrn=decrypt_rrn(self.rrn_encrypted), phone=self.phone)
+
+
+def start_flow(request: HttpRequest, *, campaign: str, identity: Identity) -> Flow:
+    flow = Flow(
+        id=secrets.token_urlsafe(12),
+        campaign=campaign,
+        name=identity.name,
+        phone=identity.phone,
+        rrn_encrypted=encrypt_rrn(identity.rrn),
+    )
+    save_flow(request, flow)
+    return flow
+
+
+def save_flow(request: HttpRequest, flow: Flow) -> None:
+    request.session[SESSION_KEY] = flow.__dict__.copy()
+
+
+def token_for(flow: Flow, step: str) -> str:
+    return signing.dumps({"c": flow.campaign, "s": step, "f": flow.id}, salt=SALT)
+
+
+def read_token(token: str, *, campaign: str, step: str) -> str | None:
+    """The flow id inside a valid token for this campaign and step, else None."""
+    try:
+        data = signing.loads(token, salt=SALT, max_age=settings.VAXBOOK_STEP_TOKEN_MAX_AGE)
+    except signing.BadSignature:  # includes SignatureExpired
+        return None
+    if not isinstance(data, dict) or data.get("c") != campaign or data.get("s") != step:
+        return None
+    flow_id = data.get("f")
+    return flow_id if isinstance(flow_id, str) else None
+
+
+def flow_for_step(request: HttpRequest, *, campaign: str, step: str) -> Flow | None:
+    """The flow of this session that the token in the request opens, else None."""
+    token = request.POST.get("t") or request.GET.get("t") or ""
+    flow_id = read_token(token, campaign=campaign, step=step)
+    stored = request.session.get(SESSION_KEY)
+    if not flow_id or not isinstance(stored, dict) or stored.get("id") != flow_id:
+        return None
+    if stored.get("campaign") != campaign:
+        return None
+    return Flow(**stored)
+
+
+def submitted_booking_for_token(request: HttpRequest, *, campaign: str) -> str | None:
+    """For a double submit: the booking an earlier submit of this token's flow created."""
+    token = request.POST.get("t") or request.GET.get("t") or ""
+    flow_id = read_token(token, campaign=campaign, step=REVIEW)
+    return request.session.get(SUBMITTED_KEY, {}).get(flow_id) if flow_id else None
+
+
+def finish_flow(request: HttpRequest, flow: Flow, *, public_id: str) -> None:
+    request.session.pop(SESSION_KEY, None)
+    submitted = request.session.get(SUBMITTED_KEY, {})
+    submitted[flow.id] = public_id
+    request.session[SUBMITTED_KEY] = submitted
+    remember_booking(request, public_id)
+
+
+def remember_booking(request: HttpRequest, public_id: str) -> None:
+    """This session may manage (rebook, cancel) the booking: it made it or proved the RRN."""
+    owned = request.session.get(OWNED_KEY, [])
+    if public_id not in owned:
+        request.session[OWNED_KEY] = [*owned, public_id][-20:]
+
+
+def may_manage(request: HttpRequest, public_id: str) -> bool:
+    return public_id in request.session.get(OWNED_KEY, [])

@@ -1,0 +1,226 @@
+"""The citizen's booking pages. Each view that shows a booking form or accepts a booking write
+is wrapped by ``booking_window_required``; lookup, status and cancel are deliberately open."""
+
+from datetime import date
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from bookings import selectors, services, steps
+from bookings.errors import BookingRefused, SlotUnavailable
+from bookings.identity import Identity
+from bookings.forms import IdentityForm, LookupForm, SlotChoiceForm
+from bookings.models import Booking
+from campaigns.windows import booking_window_required
+from clinics import selectors as places
+from clinics.models import Clinic, Slot
+
+RESTART_MESSAGE = "Your booking session expired or the link is not valid. Please start again."
+
+
+def _restart(request: HttpRequest, campaign: str) -> HttpResponse:
+    messages.warning(request, RESTART_MESSAGE)
+    return redirect("bookings:start", campaign=campaign)
+
+
+def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "message.html", {"title": "Not allowed", "message": message}, status=403)
+
+
+def _url_with_token(name: str, campaign: str, token: str) -> str:
+    return f"{reverse(name, kwargs={'campaign': campaign})}?t={token}"
+
+
+@require_http_methods(["GET", "POST"])
+@booking_window_required
+def start(request: HttpRequest, campaign: str) -> HttpResponse:
+    """Step 1: identify the person to vaccinate."""
+    the_campaign = request.campaign
+    form = IdentityForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        rrn = form.cleaned_data["rrn"]
+        if not the_campaign.covers_birth_date(rrn.birth_date):
+            form.add_error(
+                "rrn",
+                f"{the_campaign.name} is for people {the_campaign.cohort_label}; "
+                "this person is not in the cohort.",
+            )
+        elif selectors.has_active_booking(the_campaign, rrn=rrn):
+            form.add_error(
+                None,
+                "This person already has a booking in this campaign. "
+                "Look it up with the booking code and the registration number.",
+            )
+        else:
+            flow = steps.start_flow(
+                request,
+                campaign=campaign,
+                identity=Identity(
+                    name=form.cleaned_data["name"], rrn=rrn, phone=form.cleaned_data["phone"]
+                ),
+            )
+            return redirect(_url_with_token("bookings:choose", campaign, steps.token_for(flow, steps.CHOOSE)))
+    return render(request, "bookings/identify.html", {"campaign": the_campaign, "form": form})
+
+
+def _parse_day(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+@require_http_methods(["GET", "POST"])
+@booking_window_required
+def choose(request: HttpRequest, campaign: str) -> HttpResponse:
+    """Step 2: region → clinic → day → time, with the places left shown."""
+    the_campaign = request.campaign
+    flow = steps.flow_for_step(request, campaign=campaign, step=steps.CHOOSE)
+    if flow is None:
+        return _restart(request, campaign)
+    today = timezone.localdate()
+    token = steps.token_for(flow, steps.CHOOSE)
+    region = request.GET.get("region") or request.POST.get("region") or ""
+    clinic = Clinic.objects.filter(code=request.GET.get("clinic") or request.POST.get("clinic") or "").first()
+    day = _parse_day(request.GET.get("date") or request.POST.get("date"))
+    if clinic is not None:
+        region = clinic.region
+    errors: list[str] = []
+
+    if request.method == "POST":
+        form = SlotChoiceForm(request.POST)
+        if form.is_valid():
+            slot = Slot.objects.filter(
+                pk=form.cleaned_data["slot"], campaign=the_campaign, date__gte=today
+            ).first()
+            if slot is None or (clinic is not None and slot.clinic_id != clinic.pk):
+                errors.append("That time is not offered at this clinic in this campaign.")
+            elif slot.places_left <= 0:
+                errors.append("That time is full. Choose another one.")
+            else:
+                flow.slot_id = slot.pk
+                steps.save_flow(request, flow)
+                return redirect(_url_with_token("bookings:review", campaign, steps.token_for(flow, steps.REVIEW)))
+        else:
+            errors.extend(e for errs in form.errors.values() for e in errs)
+
+    context = {"campaign": the_campaign, "token": token, "region": region, "clinic": clinic, "day": day}
+    context["errors"] = errors
+    context["regions"] = places.regions_with_places(the_campaign, today=today)
+    if region:
+        context["clinics"] = places.clinics_with_places(the_campaign, region=region, today=today)
+    if clinic is not None:
+        context["days"] = places.days_with_places(the_campaign, clinic=clinic, today=today)
+    if clinic is not None and day is not None and day >= today:
+        context["slots"] = places.slots_on_day(the_campaign, clinic=clinic, day=day)
+    return render(request, "bookings/choose.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@booking_window_required
+def review(request: HttpRequest, campaign: str) -> HttpResponse:
+    """Step 3: review and submit. Submitting creates a pending booking."""
+    the_campaign = request.campaign
+    flow = steps.flow_for_step(request, campaign=campaign, step=steps.REVIEW)
+    if flow is None:
+        already = steps.submitted_booking_for_token(request, campaign=campaign)
+        if already:  # a double submit: show the booking the first submit made
+            return redirect("bookings:status", public_id=already)
+        return _restart(request, campaign)
+    slot = Slot.objects.select_related("clinic").filter(pk=flow.slot_id, campaign=the_campaign).first()
+    if slot is None:
+        return _restart(request, campaign)
+    identity = flow.identity
+    error = None
+    if request.method == "POST":
+        try:
+            booking = services.request_booking(the_campaign, identity=identity, slot_id=slot.pk)
+        except BookingRefused as refused:
+            error = refused
+        else:
+            steps.finish_flow(request, flow, public_id=str(booking.public_id))
+            return redirect("bookings:status", public_id=booking.public_id)
+    return render(
+        request,
+        "bookings/review.html",
+        {
+            "campaign": the_campaign,
+            "slot": slot,
+            "identity": identity,
+            "token": steps.token_for(flow, steps.REVIEW),
+            "choose_url": _url_with_token("bookings:choose", campaign, steps.token_for(flow, steps.CHOOSE)),
+            "error": error,
+            "slot_unavailable": isinstance(error, SlotUnavailable),
+        },
+        status=409 if error else 200,
+    )
+
+
+@require_POST
+@booking_window_required
+def rebook(request: HttpRequest, campaign: str, public_id) -> HttpResponse:
+    """From a rejected booking's page: request one of the offered slots instead."""
+    booking = selectors.booking_by_public_id(public_id)
+    if booking is None or booking.campaign_id != request.campaign.pk:
+        raise Http404("No such booking.")
+    if not steps.may_manage(request, str(booking.public_id)):
+        return _forbidden(request, "Only the browser session that made this booking can move it.")
+    form = SlotChoiceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a time.")
+        return redirect("bookings:status", public_id=booking.public_id)
+    try:
+        new = services.rebook(booking, slot_id=form.cleaned_data["slot"])
+    except BookingRefused as refused:
+        messages.error(request, refused.message)
+        return redirect("bookings:status", public_id=booking.public_id)
+    steps.remember_booking(request, str(new.public_id))
+    return redirect("bookings:status", public_id=new.public_id)
+
+
+def status(request: HttpRequest, public_id) -> HttpResponse:
+    """Deliberately open: shows a booking to whoever holds its unguessable link; no form to book."""
+    booking = selectors.booking_by_public_id(public_id)
+    if booking is None:
+        raise Http404("No such booking.")
+    context = {"booking": booking, "may_manage": steps.may_manage(request, str(booking.public_id))}
+    if booking.status == Booking.Status.REJECTED and context["may_manage"]:
+        context["alternatives"] = places.alternative_slots(booking.slot, today=timezone.localdate())
+    return render(request, "bookings/status.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def lookup(request: HttpRequest) -> HttpResponse:
+    """Deliberately open: find a booking with its code and the registration number."""
+    form = LookupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        booking = selectors.booking_for_person(code=form.cleaned_data["code"], rrn=form.cleaned_data["rrn"])
+        if booking is not None:
+            steps.remember_booking(request, str(booking.public_id))
+            return redirect("bookings:status", public_id=booking.public_id)
+        form.add_error(None, "No booking matches this code and registration number.")
+    return render(request, "bookings/lookup.html", {"form": form})
+
+
+@require_POST
+def cancel(request: HttpRequest, public_id) -> HttpResponse:
+    """Deliberately open (cancelling frees a place, it never takes one); needs a session that
+    made the booking or proved the registration number."""
+    booking = selectors.booking_by_public_id(public_id)
+    if booking is None:
+        raise Http404("No such booking.")
+    if not steps.may_manage(request, str(booking.public_id)):
+        return _forbidden(
+            request, "Look the booking up with its code and registration number first."
+        )
+    try:
+        services.cancel_booking(booking.pk)
+    except BookingRefused as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(request, "The booking is cancelled and its place is free again.")
+    return redirect("bookings:status", public_id=booking.public_id)

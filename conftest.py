@@ -1,0 +1,49 @@
+"""Test set-up: the real PostgreSQL and Redis, or a clear message saying how to start them."""
+
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_configure(config):
+    database_url = os.environ.get("DATABASE_URL", "")
+    redis_url = os.environ.get("REDIS_URL", "")
+    problems = []
+    if not database_url.startswith(("postgres://", "postgresql://")):
+        problems.append(
+            "DATABASE_URL must point at PostgreSQL (the concurrency tests need it); "
+            "run the suite with `make test`."
+        )
+    elif not _reachable(database_url, 5432):
+        problems.append(
+            f"PostgreSQL is not reachable at {urlparse(database_url).netloc}. Start it with:\n"
+            "    pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+        )
+    if not redis_url.startswith("redis://"):
+        problems.append("REDIS_URL must point at Redis; run the suite with `make test`.")
+    elif not _reachable(redis_url, 6379):
+        problems.append(
+            f"Redis is not reachable at {urlparse(redis_url).netloc}. Start it with:\n"
+            "    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no"
+        )
+    if problems:
+        pytest.exit("vaxbook tests need the real services:\n- " + "\n- ".join(problems), returncode=3)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

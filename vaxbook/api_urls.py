@@ -1,0 +1,23 @@
+from django.urls import path
+
+from bookings.api import BookingCreateView, BookingStatusView
+from campaigns.api import CampaignListView
+from campaigns.windows import booking_window_required
+from clinics.api import AvailabilityView
+
+app_name = "api"
+
+urlpatterns = [
+    path("campaigns/", CampaignListView.as_view(), name="campaigns"),
+    path(
+        "campaigns/<slug:campaign>/availability/",
+        AvailabilityView.as_view(),
+        name="availability",
+    ),
+    path(
+        "campaigns/<slug:campaign>/bookings/",
+        booking_window_required(BookingCreateView.as_view(), json=True),
+        name="booking-create",
+    ),
+    path("bookings/<uuid:public_id>/", BookingStatusView.as_view(), name="booking-status"),
+]

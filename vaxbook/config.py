@@ -1,0 +1,71 @@
+"""Settings read from the environment, in one place.
+
+Production (``DJANGO_ENV=production``) refuses to start without its secrets. Development
+generates throwaway secrets once and keeps them in ``var/dev-secrets.json`` (git-ignored), so
+that a restarted ``make run`` can still decrypt the registration numbers it stored.
+"""
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEV_SECRETS_FILE = BASE_DIR / "var" / "dev-secrets.json"
+
+
+def environment() -> str:
+    return os.environ.get("DJANGO_ENV", "development").strip().lower()
+
+
+def is_production() -> bool:
+    return environment() == "production"
+
+
+def get_setting(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def get_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _generate(kind: str) -> str:
+    if kind == "fernet":
+        return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    return secrets.token_urlsafe(48)
+
+
+def _dev_secrets() -> dict[str, str]:
+    try:
+        return json.loads(DEV_SECRETS_FILE.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def get_mandatory_secret(name: str, *, kind: str = "token") -> str:
+    """The secret from the environment; in development a generated one kept on disk.
+
+    In production a missing secret is a configuration error, raised at start-up with the name
+    of the variable, never a silently generated key.
+    """
+    value = get_setting(name)
+    if value:
+        return value
+    if is_production():
+        raise ImproperlyConfigured(
+            f"{name} must be set in the environment when DJANGO_ENV=production."
+        )
+    stored = _dev_secrets()
+    if name not in stored:
+        stored[name] = _generate(kind)
+        DEV_SECRETS_FILE.parent.mkdir(parents=True, exist_ok=True)
+        DEV_SECRETS_FILE.write_text(json.dumps(stored, indent=2))
+        DEV_SECRETS_FILE.chmod(0o600)
+    return stored[name]

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from campaigns import views as campaign_views
+
+urlpatterns = [
+    path("", campaign_views.home, name="home"),
+    path("", include("bookings.urls")),
+    path("staff/", include("clinics.urls")),
+    path("api/", include("vaxbook.api_urls")),
+    path("admin/", admin.site.urls),
+]

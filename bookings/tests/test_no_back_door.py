@@ -1,0 +1,128 @@
+"""No back door: every view that shows a booking form or accepts a booking write is guarded by
+the window rule, and a direct request outside the window writes nothing — staff included."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from bookings.models import Booking
+from bookings.tests.factories import BookingFactory
+from bookings.tests.flow import token_of, walk_to_review
+from clinics.tests.factories import SlotFactory
+
+# Views that neither show a booking form nor accept a booking write, and why they stay open.
+OPEN_VIEWS = {
+    "home": "lists campaigns and links to the guarded entry; no form",
+    "bookings:lookup": "finds an existing booking by code + RRN; books nothing",
+    "bookings:status": "shows one booking to the holder of its unguessable link",
+    "bookings:cancel": "cancelling frees a place, it never takes one",
+    "clinics:staff-home": "clinic staff's roster page, behind login",
+    "clinics:roster-csv": "clinic staff's roster export, behind login",
+    "api:campaigns": "read-only list of campaigns and their windows",
+    "api:availability": "read-only places left; a hint, never a write",
+    "api:booking-status": "read-only status of one booking",
+}
+# The admin is the officials' console; bookings are read-only there (see test below).
+SKIPPED_NAMESPACES = {"admin"}
+
+
+def _walk(patterns, prefix="", namespace=None):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = entry.namespace or namespace
+            if ns in SKIPPED_NAMESPACES:
+                continue
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), ns)
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}:{entry.name}" if namespace else entry.name
+            yield prefix + str(entry.pattern), name, entry.callback
+
+
+def _project_urls():
+    return [u for u in _walk(get_resolver().url_patterns) if not u[0].startswith("static")]
+
+
+def test_every_view_is_guarded_or_listed_as_deliberately_open():
+    unguarded = [
+        f"{route} ({name})"
+        for route, name, view in _project_urls()
+        if name not in OPEN_VIEWS and not getattr(view, "booking_window_guarded", False)
+    ]
+    assert unguarded == [], f"views without booking_window_required: {unguarded}"
+
+
+def test_the_open_list_names_only_views_that_exist_and_are_not_guarded():
+    views = {name: view for _, name, view in _project_urls()}
+    assert set(OPEN_VIEWS) <= set(views)
+    assert not [n for n in OPEN_VIEWS if getattr(views[n], "booking_window_guarded", False)]
+
+
+def test_the_booking_steps_and_the_api_write_are_guarded():
+    guarded = {name for _, name, view in _project_urls() if getattr(view, "booking_window_guarded", False)}
+    assert {"bookings:start", "bookings:choose", "bookings:review", "bookings:rebook", "api:booking-create"} <= guarded
+
+
+def test_the_admin_cannot_create_bookings(admin_client):
+    assert admin_client.get("/admin/bookings/booking/add/").status_code == 403
+
+
+def _guarded_urls(campaign, rejected):
+    values = {"<slug:campaign>": campaign.slug, "<uuid:public_id>": str(rejected.public_id)}
+    for route, _name, view in _project_urls():
+        if getattr(view, "booking_window_guarded", False):
+            url = route
+            for placeholder, value in values.items():
+                url = url.replace(placeholder, value)
+            assert "<" not in url, f"test does not know how to fill {route}"
+            yield "/" + url
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("moment", ["one second before opening", "one second after closing"])
+def test_direct_requests_outside_the_window_write_nothing(moment, django_user_model):
+    slot = SlotFactory()
+    campaign = slot.campaign
+    campaign.closes_at = campaign.opens_at + timedelta(hours=1)
+    campaign.save()
+    rejected = BookingFactory(slot=slot, status=Booking.Status.REJECTED, rrn="640101-2000001")
+
+    citizen, official = Client(), Client()
+    official.force_login(django_user_model.objects.create_superuser("official", password="pw-official-1"))
+    tokens = {}
+    if moment == "one second after closing":
+        # Both got into the flow while it was open and hold valid step tokens.
+        with time_machine.travel(campaign.closes_at - timedelta(minutes=5), tick=False):
+            for who, client in (("citizen", citizen), ("official", official)):
+                rrn = "620714-1234567" if who == "citizen" else "630101-2000002"
+                tokens[who] = token_of(walk_to_review(client, slot, rrn=rrn))
+        at = campaign.closes_at + timedelta(seconds=1)
+    else:
+        at = campaign.opens_at - timedelta(seconds=1)
+
+    before = Booking.objects.count()
+    urls = list(_guarded_urls(campaign, rejected))
+    assert len(urls) >= 5
+    with time_machine.travel(at, tick=False):
+        for who, client in (("citizen", citizen), ("official", official)):
+            form = {
+                "t": tokens.get(who, "x"),
+                "name": "Kim Minsu",
+                "rrn": "650505-1234567",
+                "phone": "010-1234-5678",
+                "slot": slot.pk,
+                "clinic": slot.clinic.code,
+                "date": slot.date.isoformat(),
+            }
+            for url in urls:
+                get = client.get(url, {"t": form["t"]})
+                assert get.status_code in (403, 405), (who, url, get.status_code)
+                assert b"<form" not in get.content
+                post = client.post(url, form)
+                assert post.status_code == 403, (who, url, post.status_code)
+                assert b'name="rrn"' not in post.content and b'name="slot"' not in post.content
+                api = client.post(url, form, content_type="application/json")
+                assert api.status_code == 403, (who, url, api.status_code)
+    assert Booking.objects.count() == before

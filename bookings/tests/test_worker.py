@@ -1,0 +1,89 @@
+"""End to end with a real Celery worker process on the real Redis broker: a citizen submits,
+the worker confirms, the status page shows the booking code."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+from bookings.models import Booking
+from bookings.tests.flow import submit, walk_to_review
+from clinics.tests.factories import SlotFactory
+from vaxbook.celery import app
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(settings.BASE_DIR)
+
+
+@pytest.fixture
+def start_worker():
+    """Starts a worker process on the test database; stopped after the test."""
+    app.control.purge()
+    processes = []
+
+    def start():
+        env = {
+            **os.environ,
+            "DATABASE_URL": settings.DATABASE_URL.rsplit("/", 1)[0]
+            + "/"
+            + connection.settings_dict["NAME"],
+            "REDIS_URL": settings.REDIS_URL,
+        }
+        command = [sys.executable, "-m", "celery", "-A", "vaxbook", "worker", "--pool=solo"]
+        command += ["--without-gossip", "--without-mingle", "--loglevel=INFO"]
+        processes.append(
+            subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+        )
+        return processes[-1]
+
+    yield start
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_until_decided(booking_id: int, process, deadline_s: float = 60) -> Booking:
+    # A wait, not a speed check: the worker may take a while to start on a busy machine.
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        booking = Booking.objects.get(pk=booking_id)
+        if booking.status != Booking.Status.PENDING:
+            return booking
+        assert process.poll() is None, process.stdout.read()
+        time.sleep(0.2)
+    pytest.fail("the worker did not decide the booking")
+
+
+def test_submit_then_the_worker_confirms_one_and_rejects_the_other(start_worker):
+    slot = SlotFactory(capacity=1)
+    SlotFactory(campaign=slot.campaign, clinic=slot.clinic, start_time="11:00", capacity=4)
+    first, second = Client(), Client()
+    # Both reach the last place before any confirmation: the worker decides who gets it.
+    first_status = submit(first, walk_to_review(first, slot, rrn="620714-1234567"))["Location"]
+    second_status = submit(second, walk_to_review(second, slot, rrn="630303-2345678"))["Location"]
+    assert "being confirmed" in first.get(first_status).content.decode()
+    early, late = Booking.objects.order_by("requested_at", "pk")
+
+    worker = start_worker()
+    early = _wait_until_decided(early.pk, worker)
+    late = _wait_until_decided(late.pk, worker)
+    assert (early.status, late.status) == (Booking.Status.CONFIRMED, Booking.Status.REJECTED)
+    slot.refresh_from_db()
+    assert slot.booked == 1
+
+    page = first.get(first_status).content.decode()
+    assert "Booking confirmed" in page and early.code in page
+    page = second.get(second_status).content.decode()
+    assert "This time filled up" in page and "11:00" in page

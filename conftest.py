@@ -10,7 +10,9 @@ import pytest
 def _reachable(url: str, default_port: int) -> bool:
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=3):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=3
+        ):
             return True
     except OSError:
         return False
@@ -35,10 +37,12 @@ def pytest_configure(config):
     elif not _reachable(redis_url, 6379):
         problems.append(
             f"Redis is not reachable at {urlparse(redis_url).netloc}. Start it with:\n"
-            "    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no"
+            "    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ''"
         )
     if problems:
-        pytest.exit("vaxbook tests need the real services:\n- " + "\n- ".join(problems), returncode=3)
+        pytest.exit(
+            "vaxbook tests need the real services:\n- " + "\n- ".join(problems), returncode=3
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -90,4 +90,3 @@ class BookingStatusView(APIView):
         if booking is None:
             return Response({"detail": "No such booking."}, status=404)
         return Response(BookingStatusSerializer(booking).data)
-

@@ -94,7 +94,9 @@ def rebook(booking: Booking, *, slot_id: int, now: datetime | None = None) -> Bo
     """Request another slot for the person of a rejected booking (same checks as a new one)."""
     if booking.status != Booking.Status.REJECTED:
         raise NotCancellable("Only a booking whose slot filled can be moved to another slot.")
-    identity = Identity(name=booking.name, rrn=decrypt_rrn(booking.rrn_encrypted), phone=booking.phone)
+    identity = Identity(
+        name=booking.name, rrn=decrypt_rrn(booking.rrn_encrypted), phone=booking.phone
+    )
     return request_booking(booking.campaign, identity=identity, slot_id=slot_id, now=now)
 
 

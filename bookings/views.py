@@ -12,8 +12,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from bookings import selectors, services, steps
 from bookings.errors import BookingRefused, SlotUnavailable
-from bookings.identity import Identity
 from bookings.forms import IdentityForm, LookupForm, SlotChoiceForm
+from bookings.identity import Identity
 from bookings.models import Booking
 from campaigns.windows import booking_window_required
 from clinics import selectors as places
@@ -63,7 +63,9 @@ def start(request: HttpRequest, campaign: str) -> HttpResponse:
                     name=form.cleaned_data["name"], rrn=rrn, phone=form.cleaned_data["phone"]
                 ),
             )
-            return redirect(_url_with_token("bookings:choose", campaign, steps.token_for(flow, steps.CHOOSE)))
+            return redirect(
+                _url_with_token("bookings:choose", campaign, steps.token_for(flow, steps.CHOOSE))
+            )
     return render(request, "bookings/identify.html", {"campaign": the_campaign, "form": form})
 
 
@@ -85,7 +87,9 @@ def choose(request: HttpRequest, campaign: str) -> HttpResponse:
     today = timezone.localdate()
     token = steps.token_for(flow, steps.CHOOSE)
     region = request.GET.get("region") or request.POST.get("region") or ""
-    clinic = Clinic.objects.filter(code=request.GET.get("clinic") or request.POST.get("clinic") or "").first()
+    clinic = Clinic.objects.filter(
+        code=request.GET.get("clinic") or request.POST.get("clinic") or ""
+    ).first()
     day = _parse_day(request.GET.get("date") or request.POST.get("date"))
     if clinic is not None:
         region = clinic.region
@@ -104,11 +108,21 @@ def choose(request: HttpRequest, campaign: str) -> HttpResponse:
             else:
                 flow.slot_id = slot.pk
                 steps.save_flow(request, flow)
-                return redirect(_url_with_token("bookings:review", campaign, steps.token_for(flow, steps.REVIEW)))
+                return redirect(
+                    _url_with_token(
+                        "bookings:review", campaign, steps.token_for(flow, steps.REVIEW)
+                    )
+                )
         else:
             errors.extend(e for errs in form.errors.values() for e in errs)
 
-    context = {"campaign": the_campaign, "token": token, "region": region, "clinic": clinic, "day": day}
+    context = {
+        "campaign": the_campaign,
+        "token": token,
+        "region": region,
+        "clinic": clinic,
+        "day": day,
+    }
     context["errors"] = errors
     context["regions"] = places.regions_with_places(the_campaign, today=today)
     if region:
@@ -131,7 +145,9 @@ def review(request: HttpRequest, campaign: str) -> HttpResponse:
         if already:  # a double submit: show the booking the first submit made
             return redirect("bookings:status", public_id=already)
         return _restart(request, campaign)
-    slot = Slot.objects.select_related("clinic").filter(pk=flow.slot_id, campaign=the_campaign).first()
+    slot = (
+        Slot.objects.select_related("clinic").filter(pk=flow.slot_id, campaign=the_campaign).first()
+    )
     if slot is None:
         return _restart(request, campaign)
     identity = flow.identity
@@ -152,7 +168,9 @@ def review(request: HttpRequest, campaign: str) -> HttpResponse:
             "slot": slot,
             "identity": identity,
             "token": steps.token_for(flow, steps.REVIEW),
-            "choose_url": _url_with_token("bookings:choose", campaign, steps.token_for(flow, steps.CHOOSE)),
+            "choose_url": _url_with_token(
+                "bookings:choose", campaign, steps.token_for(flow, steps.CHOOSE)
+            ),
             "error": error,
             "slot_unavailable": isinstance(error, SlotUnavailable),
         },
@@ -198,7 +216,9 @@ def lookup(request: HttpRequest) -> HttpResponse:
     """Deliberately open: find a booking with its code and the registration number."""
     form = LookupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        booking = selectors.booking_for_person(code=form.cleaned_data["code"], rrn=form.cleaned_data["rrn"])
+        booking = selectors.booking_for_person(
+            code=form.cleaned_data["code"], rrn=form.cleaned_data["rrn"]
+        )
         if booking is not None:
             steps.remember_booking(request, str(booking.public_id))
             return redirect("bookings:status", public_id=booking.public_id)

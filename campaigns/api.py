@@ -8,7 +8,16 @@ class CampaignSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Campaign
-        fields = ["slug", "name", "vaccine", "born_from", "born_to", "opens_at", "closes_at", "state"]
+        fields = [
+            "slug",
+            "name",
+            "vaccine",
+            "born_from",
+            "born_to",
+            "opens_at",
+            "closes_at",
+            "state",
+        ]
 
     def get_state(self, campaign: Campaign) -> str:
         return campaign.state()

@@ -73,9 +73,7 @@ class StaffMembership(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "clinic"], name="membership_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "clinic"], name="membership_unique")]
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.clinic.code}"

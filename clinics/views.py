@@ -29,7 +29,10 @@ def roster_csv(request: HttpRequest, code: str) -> HttpResponse:
         return render(
             request,
             "message.html",
-            {"title": "Not allowed", "message": "You can only export the rosters of your own clinic."},
+            {
+                "title": "Not allowed",
+                "message": "You can only export the rosters of your own clinic.",
+            },
             status=403,
         )
     raw_day = request.GET.get("date") or timezone.localdate().isoformat()
@@ -40,7 +43,9 @@ def roster_csv(request: HttpRequest, code: str) -> HttpResponse:
     exporter = RosterExporter(clinic, day)
     buffer = io.StringIO()
     write_csv(exporter, buffer)
-    response = HttpResponse(buffer.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(
+        buffer.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="{exporter.filename}"'
     response["Cache-Control"] = "no-store"
     return response

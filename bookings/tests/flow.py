@@ -12,7 +12,9 @@ def token_of(url: str) -> str:
     return parse_qs(urlparse(url).query)["t"][0]
 
 
-def identify(client: Client, campaign_slug: str, *, rrn: str, name="Kim Minsu", phone="010-1234-5678"):
+def identify(
+    client: Client, campaign_slug: str, *, rrn: str, name="Kim Minsu", phone="010-1234-5678"
+):
     return client.post(
         reverse("bookings:start", kwargs={"campaign": campaign_slug}),
         {"name": name, "rrn": rrn, "phone": phone},

@@ -25,7 +25,13 @@ def slot():
 
 
 def _book(api, target, **overrides):
-    body = {"name": "Kim Minsu", "rrn": RRN, "phone": "010-1234-5678", "slot": target.pk, **overrides}
+    body = {
+        "name": "Kim Minsu",
+        "rrn": RRN,
+        "phone": "010-1234-5678",
+        "slot": target.pk,
+        **overrides,
+    }
     return api.post(f"/api/campaigns/{target.campaign.slug}/bookings/", body, format="json")
 
 
@@ -45,14 +51,26 @@ def test_availability_shows_places_left(api, slot):
     )
     assert response.status_code == 200
     assert response.json()["slots"] == [
-        {"id": slot.pk, "date": slot.date.isoformat(), "start_time": "09:00", "capacity": 2, "places_left": 1}
+        {
+            "id": slot.pk,
+            "date": slot.date.isoformat(),
+            "start_time": "09:00",
+            "capacity": 2,
+            "places_left": 1,
+        }
     ]
 
 
 def test_availability_with_bad_parameters_is_400(api, slot):
-    response = api.get(f"/api/campaigns/{slot.campaign.slug}/availability/", {"clinic": slot.clinic.code, "date": "2021-02-30"})
+    response = api.get(
+        f"/api/campaigns/{slot.campaign.slug}/availability/",
+        {"clinic": slot.clinic.code, "date": "2021-02-30"},
+    )
     assert response.status_code == 400 and "date" in response.json()
-    response = api.get(f"/api/campaigns/{slot.campaign.slug}/availability/", {"clinic": "nope", "date": "2030-01-01"})
+    response = api.get(
+        f"/api/campaigns/{slot.campaign.slug}/availability/",
+        {"clinic": "nope", "date": "2030-01-01"},
+    )
     assert response.status_code == 404
 
 
@@ -98,7 +116,9 @@ def test_refusals_are_explained(api, slot):
 
 def test_malformed_json_is_400(api, slot):
     response = api.post(
-        f"/api/campaigns/{slot.campaign.slug}/bookings/", "{not json", content_type="application/json"
+        f"/api/campaigns/{slot.campaign.slug}/bookings/",
+        "{not json",
+        content_type="application/json",
     )
     assert response.status_code == 400
 

@@ -17,7 +17,9 @@ RRN = "620714-1234567"
 
 @pytest.fixture
 def slot():
-    return SlotFactory(clinic=ClinicFactory(name="Jongno Health Center", region="Seoul"), capacity=3)
+    return SlotFactory(
+        clinic=ClinicFactory(name="Jongno Health Center", region="Seoul"), capacity=3
+    )
 
 
 def test_citizen_books_and_sees_the_confirmation(client, slot, django_capture_on_commit_callbacks):
@@ -32,7 +34,9 @@ def test_citizen_books_and_sees_the_confirmation(client, slot, django_capture_on
     booking = Booking.objects.get()
     assert booking.status == Booking.Status.PENDING
     assert len(callbacks) == 1, "the confirmation is enqueued once the booking is committed"
-    assert response["Location"] == reverse("bookings:status", kwargs={"public_id": booking.public_id})
+    assert response["Location"] == reverse(
+        "bookings:status", kwargs={"public_id": booking.public_id}
+    )
 
     pending_page = client.get(response["Location"]).content.decode()
     assert 'http-equiv="refresh"' in pending_page
@@ -58,7 +62,9 @@ def test_the_choose_step_walks_region_clinic_day_time_with_places_left(client, s
     assert "Jongno Health Center" in page and "3 places" in page
     page = client.get(url, {"t": token, "clinic": slot.clinic.code}).content.decode()
     assert slot.date.strftime("%Y-%m-%d") in page
-    page = client.get(url, {"t": token, "clinic": slot.clinic.code, "date": slot.date.isoformat()}).content.decode()
+    page = client.get(
+        url, {"t": token, "clinic": slot.clinic.code, "date": slot.date.isoformat()}
+    ).content.decode()
     assert "09:00" in page and "3 of 3 places left" in page
 
 
@@ -114,7 +120,13 @@ def test_a_slot_of_another_campaign_or_clinic_is_refused(client, slot):
     url = identify(client, slot.campaign.slug, rrn=RRN)["Location"]
     for wrong in (foreign_campaign_slot, other_clinic_slot):
         response = client.post(
-            url, {"t": token_of(url), "clinic": slot.clinic.code, "date": slot.date.isoformat(), "slot": wrong.pk}
+            url,
+            {
+                "t": token_of(url),
+                "clinic": slot.clinic.code,
+                "date": slot.date.isoformat(),
+                "slot": wrong.pk,
+            },
         )
         assert response.status_code == 200
         assert "not offered at this clinic" in response.content.decode()
@@ -127,7 +139,13 @@ def test_a_full_slot_cannot_be_chosen(client, slot):
     Slot.objects.filter(pk=slot.pk).update(booked=slot.capacity)
     url = identify(client, slot.campaign.slug, rrn=RRN)["Location"]
     response = client.post(
-        url, {"t": token_of(url), "clinic": slot.clinic.code, "date": slot.date.isoformat(), "slot": slot.pk}
+        url,
+        {
+            "t": token_of(url),
+            "clinic": slot.clinic.code,
+            "date": slot.date.isoformat(),
+            "slot": slot.pk,
+        },
     )
     assert "full" in response.content.decode()
     assert Booking.objects.count() == 0
@@ -155,12 +173,18 @@ def test_steps_cannot_be_reached_without_the_token_of_the_step_before(client, sl
     slug = slot.campaign.slug
     for name in ("bookings:choose", "bookings:review"):
         url = reverse(name, kwargs={"campaign": slug})
-        for response in (client.get(url), client.get(url, {"t": "forged"}), client.post(url, {"t": "x"})):
+        for response in (
+            client.get(url),
+            client.get(url, {"t": "forged"}),
+            client.post(url, {"t": "x"}),
+        ):
             assert response.status_code == 302
             assert response["Location"] == reverse("bookings:start", kwargs={"campaign": slug})
     # a choose token does not open the review step
     choose_url = identify(client, slug, rrn=RRN)["Location"]
-    response = client.post(reverse("bookings:review", kwargs={"campaign": slug}), {"t": token_of(choose_url)})
+    response = client.post(
+        reverse("bookings:review", kwargs={"campaign": slug}), {"t": token_of(choose_url)}
+    )
     assert response.status_code == 302
     assert Booking.objects.count() == 0
 
@@ -170,7 +194,9 @@ def test_a_token_from_another_session_is_refused(client, slot):
     stranger = Client()
     response = submit(stranger, review_url)
     assert response.status_code == 302
-    assert response["Location"] == reverse("bookings:start", kwargs={"campaign": slot.campaign.slug})
+    assert response["Location"] == reverse(
+        "bookings:start", kwargs={"campaign": slot.campaign.slug}
+    )
     assert Booking.objects.count() == 0
 
 
@@ -195,7 +221,9 @@ def test_rejected_booking_offers_other_slots_and_rebooks(client, slot):
     page = client.get(status_url).content.decode()
     assert "This time filled up" in page and "10:00" in page
 
-    rebook_url = reverse("bookings:rebook", kwargs={"campaign": slot.campaign.slug, "public_id": booking.public_id})
+    rebook_url = reverse(
+        "bookings:rebook", kwargs={"campaign": slot.campaign.slug, "public_id": booking.public_id}
+    )
     assert Client().post(rebook_url, {"slot": later.pk}).status_code == 403  # not this session's
     response = client.post(rebook_url, {"slot": later.pk})
     assert response.status_code == 302
@@ -215,7 +243,9 @@ def test_lookup_with_code_and_rrn_then_cancel_frees_the_place(slot):
 
     wrong = citizen.post(reverse("bookings:lookup"), {"code": booking.code, "rrn": rrn_for(999)})
     assert "No booking matches" in wrong.content.decode()
-    response = citizen.post(reverse("bookings:lookup"), {"code": booking.code.lower(), "rrn": "6207141234567"})
+    response = citizen.post(
+        reverse("bookings:lookup"), {"code": booking.code.lower(), "rrn": "6207141234567"}
+    )
     assert response.status_code == 302
     page = citizen.get(response["Location"]).content.decode()
     assert booking.code in page and "Cancel this booking" in page

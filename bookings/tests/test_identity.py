@@ -44,7 +44,9 @@ def test_malformed_numbers_are_refused(raw):
         parse_rrn(raw)
 
 
-@pytest.mark.parametrize("raw", ["620230-1234567", "621301-1234567", "620000-1234567", "010229-3234567"])
+@pytest.mark.parametrize(
+    "raw", ["620230-1234567", "621301-1234567", "620000-1234567", "010229-3234567"]
+)
 def test_impossible_dates_are_refused(raw):
     with pytest.raises(IdentityError, match="real date"):
         parse_rrn(raw)

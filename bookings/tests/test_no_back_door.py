@@ -61,8 +61,16 @@ def test_the_open_list_names_only_views_that_exist_and_are_not_guarded():
 
 
 def test_the_booking_steps_and_the_api_write_are_guarded():
-    guarded = {name for _, name, view in _project_urls() if getattr(view, "booking_window_guarded", False)}
-    assert {"bookings:start", "bookings:choose", "bookings:review", "bookings:rebook", "api:booking-create"} <= guarded
+    guarded = {
+        name for _, name, view in _project_urls() if getattr(view, "booking_window_guarded", False)
+    }
+    assert {
+        "bookings:start",
+        "bookings:choose",
+        "bookings:review",
+        "bookings:rebook",
+        "api:booking-create",
+    } <= guarded
 
 
 def test_the_admin_cannot_create_bookings(admin_client):
@@ -90,7 +98,9 @@ def test_direct_requests_outside_the_window_write_nothing(moment, django_user_mo
     rejected = BookingFactory(slot=slot, status=Booking.Status.REJECTED, rrn="640101-2000001")
 
     citizen, official = Client(), Client()
-    official.force_login(django_user_model.objects.create_superuser("official", password="pw-official-1"))
+    official.force_login(
+        django_user_model.objects.create_superuser("official", password="pw-official-1")
+    )
     tokens = {}
     if moment == "one second after closing":
         # Both got into the flow while it was open and hold valid step tokens.

@@ -40,7 +40,12 @@ def start_worker():
         command += ["--without-gossip", "--without-mingle", "--loglevel=INFO"]
         processes.append(
             subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+                command,
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
             )
         )
         return processes[-1]

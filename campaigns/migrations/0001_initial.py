@@ -4,29 +4,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=80, unique=True)),
-                ('vaccine', models.CharField(blank=True, max_length=100)),
-                ('born_from', models.DateField(help_text='First birth date of the cohort (inclusive).')),
-                ('born_to', models.DateField(help_text='Last birth date of the cohort (inclusive).')),
-                ('opens_at', models.DateTimeField(help_text='When booking opens, in Korea time (KST).')),
-                ('closes_at', models.DateTimeField(help_text='When booking closes, in Korea time (KST).')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=80, unique=True)),
+                ("vaccine", models.CharField(blank=True, max_length=100)),
+                (
+                    "born_from",
+                    models.DateField(help_text="First birth date of the cohort (inclusive)."),
+                ),
+                (
+                    "born_to",
+                    models.DateField(help_text="Last birth date of the cohort (inclusive)."),
+                ),
+                (
+                    "opens_at",
+                    models.DateTimeField(help_text="When booking opens, in Korea time (KST)."),
+                ),
+                (
+                    "closes_at",
+                    models.DateTimeField(help_text="When booking closes, in Korea time (KST)."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['opens_at', 'name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('closes_at__gt', models.F('opens_at'))), name='campaign_closes_after_opens'), models.CheckConstraint(condition=models.Q(('born_from__lte', models.F('born_to'))), name='campaign_cohort_not_empty')],
+                "ordering": ["opens_at", "name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("closes_at__gt", models.F("opens_at"))),
+                        name="campaign_closes_after_opens",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("born_from__lte", models.F("born_to"))),
+                        name="campaign_cohort_not_empty",
+                    ),
+                ],
             },
         ),
     ]

@@ -6,54 +6,118 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('campaigns', '0001_initial'),
+        ("campaigns", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Clinic',
+            name="Clinic",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('code', models.SlugField(help_text='Short unique clinic code.', max_length=40, unique=True)),
-                ('region', models.CharField(db_index=True, max_length=100)),
-                ('address', models.CharField(blank=True, max_length=300)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "code",
+                    models.SlugField(
+                        help_text="Short unique clinic code.", max_length=40, unique=True
+                    ),
+                ),
+                ("region", models.CharField(db_index=True, max_length=100)),
+                ("address", models.CharField(blank=True, max_length=300)),
             ],
             options={
-                'ordering': ['region', 'name'],
+                "ordering": ["region", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Slot',
+            name="Slot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('date', models.DateField()),
-                ('start_time', models.TimeField()),
-                ('capacity', models.PositiveIntegerField()),
-                ('booked', models.PositiveIntegerField(default=0, editable=False)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='slots', to='campaigns.campaign')),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='slots', to='clinics.clinic')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("date", models.DateField()),
+                ("start_time", models.TimeField()),
+                ("capacity", models.PositiveIntegerField()),
+                ("booked", models.PositiveIntegerField(default=0, editable=False)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="slots",
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="slots",
+                        to="clinics.clinic",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['date', 'start_time'],
-                'indexes': [models.Index(fields=['campaign', 'clinic', 'date'], name='clinics_slo_campaig_88cde6_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('booked__gte', 0)), name='slot_booked_not_negative'), models.CheckConstraint(condition=models.Q(('booked__lte', models.F('capacity'))), name='slot_booked_within_capacity'), models.UniqueConstraint(fields=('clinic', 'campaign', 'date', 'start_time'), name='slot_unique_time')],
+                "ordering": ["date", "start_time"],
+                "indexes": [
+                    models.Index(
+                        fields=["campaign", "clinic", "date"], name="clinics_slo_campaig_88cde6_idx"
+                    )
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("booked__gte", 0)), name="slot_booked_not_negative"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("booked__lte", models.F("capacity"))),
+                        name="slot_booked_within_capacity",
+                    ),
+                    models.UniqueConstraint(
+                        fields=("clinic", "campaign", "date", "start_time"), name="slot_unique_time"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='StaffMembership',
+            name="StaffMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='clinics.clinic')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='clinic_memberships', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="clinics.clinic",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="clinic_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('user', 'clinic'), name='membership_unique')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "clinic"), name="membership_unique")
+                ],
             },
         ),
     ]

@@ -1,0 +1,76 @@
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from bookings.models import Booking
+
+
+@admin.register(Booking)
+class BookingAdmin(admin.ModelAdmin):
+    """Bookings are watched here, never edited: every change goes through bookings.services.
+
+    The registration number is shown masked only; its HMAC and ciphertext are not among the
+    fields, so they never reach a page.
+    """
+
+    list_display = [
+        "code",
+        "campaign",
+        "status",
+        "name",
+        "rrn_masked",
+        "clinic",
+        "slot_time",
+        "requested_at",
+    ]
+    list_filter = ["status", "campaign"]
+    list_select_related = ["campaign", "slot__clinic"]
+    search_fields = ["=code"]
+    search_help_text = "Booking code, exactly (for example K7M2QX9P)."
+    fields = [
+        "code",
+        "public_id",
+        "campaign",
+        "status",
+        "reject_reason",
+        "name",
+        "rrn_masked",
+        "phone",
+        "slot",
+        "requested_at",
+        "decided_at",
+        "cancelled_at",
+    ]
+    readonly_fields = fields
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Booking], search_term: str
+    ) -> tuple[QuerySet[Booking], bool]:
+        # Codes are stored upper-case. An exact match on the upper-cased term uses the unique
+        # index on code, where the admin's default "=" (iexact) would compare UPPER() of
+        # every row.
+        term = search_term.strip().upper()
+        if not term:
+            return queryset, False
+        return queryset.filter(code=term), False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Booking | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Booking | None = None) -> bool:
+        return False
+
+    @admin.display(description="Registration no.")
+    def rrn_masked(self, booking: Booking) -> str:
+        return booking.rrn_masked
+
+    @admin.display(description="Clinic", ordering="slot__clinic__name")
+    def clinic(self, booking: Booking) -> str:
+        return str(booking.slot.clinic)
+
+    @admin.display(description="Slot", ordering="slot__date")
+    def slot_time(self, booking: Booking) -> str:
+        return f"{booking.slot.date:%Y-%m-%d} {booking.slot.start_time:%H:%M}"

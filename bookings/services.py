@@ -64,8 +64,8 @@ def request_booking(
     slot = Slot.objects.filter(pk=slot_id, campaign=campaign).first()
     if slot is None:
         raise SlotUnavailable("That time slot is not offered in this campaign.")
-    if slot.date < timezone.localdate(now):
-        raise SlotUnavailable("That time slot is in the past. Choose another one.")
+    if slot.starts_at <= now:
+        raise SlotUnavailable("That time has already passed. Choose another one.")
     if slot.booked >= slot.capacity:
         raise SlotUnavailable("That time slot is full. Choose another one.")
     try:

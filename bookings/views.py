@@ -84,7 +84,8 @@ def choose(request: HttpRequest, campaign: str) -> HttpResponse:
     flow = steps.flow_for_step(request, campaign=campaign, step=steps.CHOOSE)
     if flow is None:
         return _restart(request, campaign)
-    today = timezone.localdate()
+    now = timezone.now()
+    today = timezone.localdate(now)
     token = steps.token_for(flow, steps.CHOOSE)
     region = request.GET.get("region") or request.POST.get("region") or ""
     clinic = Clinic.objects.filter(
@@ -98,9 +99,11 @@ def choose(request: HttpRequest, campaign: str) -> HttpResponse:
     if request.method == "POST":
         form = SlotChoiceForm(request.POST)
         if form.is_valid():
-            slot = Slot.objects.filter(
-                pk=form.cleaned_data["slot"], campaign=the_campaign, date__gte=today
-            ).first()
+            slot = (
+                places.bookable_slots(the_campaign, now=now)
+                .filter(pk=form.cleaned_data["slot"])
+                .first()
+            )
             if slot is None or (clinic is not None and slot.clinic_id != clinic.pk):
                 errors.append("That time is not offered at this clinic in this campaign.")
             elif slot.places_left <= 0:
@@ -124,13 +127,13 @@ def choose(request: HttpRequest, campaign: str) -> HttpResponse:
         "day": day,
     }
     context["errors"] = errors
-    context["regions"] = places.regions_with_places(the_campaign, today=today)
+    context["regions"] = places.regions_with_places(the_campaign, now=now)
     if region:
-        context["clinics"] = places.clinics_with_places(the_campaign, region=region, today=today)
+        context["clinics"] = places.clinics_with_places(the_campaign, region=region, now=now)
     if clinic is not None:
-        context["days"] = places.days_with_places(the_campaign, clinic=clinic, today=today)
+        context["days"] = places.days_with_places(the_campaign, clinic=clinic, now=now)
     if clinic is not None and day is not None and day >= today:
-        context["slots"] = places.slots_on_day(the_campaign, clinic=clinic, day=day)
+        context["slots"] = places.slots_on_day(the_campaign, clinic=clinic, day=day, now=now)
     return render(request, "bookings/choose.html", context)
 
 
@@ -207,7 +210,7 @@ def status(request: HttpRequest, public_id) -> HttpResponse:
         raise Http404("No such booking.")
     context = {"booking": booking, "may_manage": steps.may_manage(request, str(booking.public_id))}
     if booking.status == Booking.Status.REJECTED and context["may_manage"]:
-        context["alternatives"] = places.alternative_slots(booking.slot, today=timezone.localdate())
+        context["alternatives"] = places.alternative_slots(booking.slot, now=timezone.now())
     return render(request, "bookings/status.html", context)
 
 

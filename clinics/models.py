@@ -1,7 +1,10 @@
+from datetime import datetime
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 
 class Clinic(models.Model):
@@ -49,6 +52,11 @@ class Slot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.clinic.code} {self.date:%Y-%m-%d} {self.start_time:%H:%M}"
+
+    @property
+    def starts_at(self) -> datetime:
+        """The start as an aware datetime; slot dates and times are Korea time."""
+        return timezone.make_aware(datetime.combine(self.date, self.start_time))
 
     @property
     def places_left(self) -> int:

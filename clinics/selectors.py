@@ -4,21 +4,28 @@ Places left are ``capacity - booked`` as of the read: a hint for choosing, never
 confirm service decides.
 """
 
-from datetime import date
+from datetime import date, datetime
 
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
+from django.utils import timezone
 
 from campaigns.models import Campaign
 from clinics.models import Clinic, Slot
 
 
-def bookable_slots(campaign: Campaign, *, today: date) -> QuerySet[Slot]:
-    return Slot.objects.filter(campaign=campaign, date__gte=today)
+def upcoming(now: datetime) -> Q:
+    """Slots that have not started yet, judged in Korea time (slots are local dates/times)."""
+    local = timezone.localtime(now)
+    return Q(date__gt=local.date()) | Q(date=local.date(), start_time__gt=local.time())
 
 
-def regions_with_places(campaign: Campaign, *, today: date) -> list[str]:
+def bookable_slots(campaign: Campaign, *, now: datetime) -> QuerySet[Slot]:
+    return Slot.objects.filter(upcoming(now), campaign=campaign)
+
+
+def regions_with_places(campaign: Campaign, *, now: datetime) -> list[str]:
     return list(
-        bookable_slots(campaign, today=today)
+        bookable_slots(campaign, now=now)
         .filter(booked__lt=F("capacity"))
         .order_by("clinic__region")
         .values_list("clinic__region", flat=True)
@@ -26,12 +33,14 @@ def regions_with_places(campaign: Campaign, *, today: date) -> list[str]:
     )
 
 
-def clinics_with_places(campaign: Campaign, *, region: str, today: date) -> QuerySet[Clinic]:
+def clinics_with_places(campaign: Campaign, *, region: str, now: datetime) -> QuerySet[Clinic]:
+    local = timezone.localtime(now)
     return (
         Clinic.objects.filter(
+            Q(slots__date__gt=local.date())
+            | Q(slots__date=local.date(), slots__start_time__gt=local.time()),
             region=region,
             slots__campaign=campaign,
-            slots__date__gte=today,
             slots__booked__lt=F("slots__capacity"),
         )
         .annotate(places_left=Sum(F("slots__capacity") - F("slots__booked")))
@@ -39,9 +48,9 @@ def clinics_with_places(campaign: Campaign, *, region: str, today: date) -> Quer
     )
 
 
-def days_with_places(campaign: Campaign, *, clinic: Clinic, today: date) -> list[dict]:
+def days_with_places(campaign: Campaign, *, clinic: Clinic, now: datetime) -> list[dict]:
     return list(
-        bookable_slots(campaign, today=today)
+        bookable_slots(campaign, now=now)
         .filter(clinic=clinic, booked__lt=F("capacity"))
         .values("date")
         .annotate(places_left=Sum(F("capacity") - F("booked")))
@@ -49,19 +58,22 @@ def days_with_places(campaign: Campaign, *, clinic: Clinic, today: date) -> list
     )
 
 
-def slots_on_day(campaign: Campaign, *, clinic: Clinic, day: date) -> QuerySet[Slot]:
-    return (
-        Slot.objects.filter(campaign=campaign, clinic=clinic, date=day)
-        .annotate(left=F("capacity") - F("booked"))
-        .order_by("start_time")
-    )
+def slots_on_day(
+    campaign: Campaign, *, clinic: Clinic, day: date, now: datetime | None = None
+) -> QuerySet[Slot]:
+    """Every slot of the day (full ones too, so people see why), or only those still to
+    come when ``now`` is given."""
+    slots = Slot.objects.filter(campaign=campaign, clinic=clinic, date=day)
+    if now is not None:
+        slots = slots.filter(upcoming(now))
+    return slots.annotate(left=F("capacity") - F("booked")).order_by("start_time")
 
 
-def alternative_slots(slot: Slot, *, today: date, limit: int = 8) -> list[Slot]:
+def alternative_slots(slot: Slot, *, now: datetime, limit: int = 8) -> list[Slot]:
     """Slots with places left, nearest first: same clinic and day, then the same clinic on
     later days, then other clinics of the region."""
     base = (
-        bookable_slots(slot.campaign, today=today)
+        bookable_slots(slot.campaign, now=now)
         .filter(booked__lt=F("capacity"))
         .exclude(pk=slot.pk)
         .select_related("clinic")

@@ -262,3 +262,32 @@ def test_lookup_with_code_and_rrn_then_cancel_frees_the_place(slot):
 def test_status_of_an_unknown_booking_is_404(client):
     response = client.get("/booking/6f1c3a56-9c43-4b7e-8d0c-3d8f3f0d9a11/")
     assert response.status_code == 404
+
+
+def test_times_that_have_already_started_today_are_not_offered(client):
+    from datetime import datetime, time, timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    campaign = CampaignFactory(opens_at=timezone.now() - timedelta(days=1))
+    today = timezone.localdate()
+    morning = SlotFactory(campaign=campaign, date=today, start_time=time(9, 0))
+    evening = SlotFactory(
+        campaign=campaign, clinic=morning.clinic, date=today, start_time=time(18, 0)
+    )
+    noon = timezone.make_aware(datetime.combine(today, time(12, 0)))
+    with time_machine.travel(noon, tick=False):
+        url = identify(client, campaign.slug, rrn=RRN)["Location"]
+        query = {"t": token_of(url), "clinic": morning.clinic.code, "date": today.isoformat()}
+        page = client.get(url, query).content.decode()
+        assert "18:00" in page and "09:00" not in page
+        response = client.post(url, {**query, "slot": morning.pk})
+        assert "not offered" in response.content.decode()
+        with pytest.raises(services.SlotUnavailable, match="already passed"):
+            services.request_booking(
+                campaign,
+                identity=services.Identity.parse(name="Kim", rrn=RRN, phone="01012345678"),
+                slot_id=morning.pk,
+            )
+    assert evening.pk and Booking.objects.count() == 0

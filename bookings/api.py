@@ -73,7 +73,10 @@ class BookingCreateView(APIView):
         identity = Identity(name=data["name"], rrn=data["rrn"], phone=data["phone"])
         try:
             booking = services.request_booking(
-                request.campaign, identity=identity, slot_id=data["slot"]
+                request.campaign,
+                identity=identity,
+                slot_id=data["slot"],
+                admission_pass=request.admission_pass,
             )
         except BookingRefused as refused:
             code = status.HTTP_409_CONFLICT if isinstance(refused, AlreadyBooked) else 400

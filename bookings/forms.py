@@ -3,6 +3,14 @@ from django import forms
 from bookings.identity import IdentityError, normalise_name, normalise_phone, parse_rrn
 
 
+class SensitiveInput(forms.TextInput):
+    """A registration number is never written back into a page (a re-shown form, a cached
+    page, a screenshot): the person types it again."""
+
+    def format_value(self, value):
+        return None
+
+
 def _checked(parse, value):
     try:
         return parse(value)
@@ -18,7 +26,7 @@ class IdentityForm(forms.Form):
         label="Resident registration number",
         max_length=40,
         help_text="YYMMDD-GNNNNNN; the hyphen is optional.",
-        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+        widget=SensitiveInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
     )
     phone = forms.CharField(
         label="Phone number",
@@ -42,7 +50,7 @@ class LookupForm(forms.Form):
     rrn = forms.CharField(
         label="Resident registration number",
         max_length=40,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+        widget=SensitiveInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
     )
 
     def clean_code(self):
@@ -54,3 +62,11 @@ class LookupForm(forms.Form):
 
 class SlotChoiceForm(forms.Form):
     slot = forms.IntegerField(min_value=1, error_messages={"required": "Choose a time."})
+
+
+class PlaceQueryForm(forms.Form):
+    """The region → clinic → day choice carried in the choose step's links."""
+
+    region = forms.CharField(max_length=100, required=False)
+    clinic = forms.SlugField(max_length=40, required=False)
+    date = forms.DateField(required=False)

@@ -18,7 +18,9 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.utils import timezone
 
-_RRN_PATTERN = re.compile(r"(\d{6})-?(\d{7})")
+# ASCII digits only: Python's \d also matches Arabic-Indic or Devanagari digits, which would
+# give one person several spellings (and HMACs). Full-width digits are folded by NFKC first.
+_RRN_PATTERN = re.compile(r"([0-9]{6})-?([0-9]{7})")
 _CENTURY_BY_DIGIT = {
     "1": 1900,
     "2": 1900,
@@ -31,7 +33,7 @@ _CENTURY_BY_DIGIT = {
     "9": 1800,
     "0": 1800,
 }
-_PHONE_DIGITS = re.compile(r"0\d{8,10}")
+_PHONE_DIGITS = re.compile(r"0[0-9]{8,10}")
 NAME_MAX_LENGTH = 50
 
 

@@ -43,6 +43,12 @@ class Booking(models.Model):
     rrn_encrypted = models.TextField()
 
     requested_at = models.DateTimeField(help_text="Server time of the request.")
+    admission_pass = models.CharField(
+        max_length=32, blank=True, help_text="The waiting-room ticket whose pass let it in."
+    )
+    waiting_room_required = models.BooleanField(
+        default=False, help_text="The waiting room was on when the booking was requested."
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
 

@@ -41,7 +41,12 @@ def _enqueue_confirmation(booking_id: int) -> None:
 
 
 def request_booking(
-    campaign: Campaign, *, identity: Identity, slot_id: int, now: datetime | None = None
+    campaign: Campaign,
+    *,
+    identity: Identity,
+    slot_id: int,
+    admission_pass: str = "",
+    now: datetime | None = None,
 ) -> Booking:
     """Create a ``pending`` booking and enqueue its confirmation once the row is committed.
 
@@ -51,11 +56,14 @@ def request_booking(
     decided by ``confirm_booking``, not here.
     """
     now = now or timezone.now()
-    state = windows.window_state(campaign, now=now)
-    if state is not windows.WindowState.OPEN:
-        raise WindowClosed(windows.closed_message(campaign, state))
-    if not campaign.covers_birth_date(identity.rrn.birth_date):
+    born = identity.rrn.birth_date
+    if not campaign.covers_birth_date(born):
         raise OutOfCohort(campaign)
+    state = windows.window_state(campaign, now=now, birth_date=born)
+    if state is not windows.WindowState.OPEN:
+        raise WindowClosed(windows.closed_message(campaign, state, now=now, birth_date=born))
+    if campaign.waiting_room_enabled and not admission_pass:
+        raise WindowClosed("Join the waiting room first: booking needs an admission pass.")
     person = rrn_hmac(identity.rrn)
     if Booking.objects.filter(
         campaign=campaign, rrn_hmac=person, status__in=Booking.ACTIVE_STATUSES
@@ -80,8 +88,12 @@ def request_booking(
                 rrn_hmac=person,
                 rrn_encrypted=encrypt_rrn(identity.rrn),
                 requested_at=now,
+                admission_pass=admission_pass,
+                waiting_room_required=campaign.waiting_room_enabled,
             )
-            transaction.on_commit(lambda: _enqueue_confirmation(booking.pk))
+            # robust: if the broker is down the booking still stands (the row is the truth) and
+            # the person still gets its status page; the sweep enqueues it later.
+            transaction.on_commit(lambda: _enqueue_confirmation(booking.pk), robust=True)
     except IntegrityError:
         # Two submits of the same person raced past the check above: the partial unique
         # constraint let one through.
@@ -90,14 +102,22 @@ def request_booking(
     return booking
 
 
-def rebook(booking: Booking, *, slot_id: int, now: datetime | None = None) -> Booking:
+def rebook(
+    booking: Booking, *, slot_id: int, admission_pass: str = "", now: datetime | None = None
+) -> Booking:
     """Request another slot for the person of a rejected booking (same checks as a new one)."""
     if booking.status != Booking.Status.REJECTED:
         raise NotCancellable("Only a booking whose slot filled can be moved to another slot.")
     identity = Identity(
         name=booking.name, rrn=decrypt_rrn(booking.rrn_encrypted), phone=booking.phone
     )
-    return request_booking(booking.campaign, identity=identity, slot_id=slot_id, now=now)
+    return request_booking(
+        booking.campaign,
+        identity=identity,
+        slot_id=slot_id,
+        admission_pass=admission_pass,
+        now=now,
+    )
 
 
 def _save_with_new_code(booking: Booking, fields: list[str]) -> None:
@@ -118,8 +138,9 @@ def confirm_booking(booking_id: int, *, now: datetime | None = None) -> Booking 
     In one transaction: lock the booking row, leave it alone if it is already decided
     (idempotent), re-check that it was requested inside the campaign's window, then take a
     place with ``UPDATE slot SET booked = booked + 1 WHERE id = … AND booked < capacity``.
-    One row updated: ``confirmed`` with a code. None: ``rejected`` (slot full). Returns None
-    for a booking that no longer exists.
+    The window re-check is the person's: a window covering their birth date must have been open
+    when they asked. One row updated: ``confirmed`` with a code. None: ``rejected`` (slot
+    full). Returns None for a booking that no longer exists.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -136,7 +157,9 @@ def confirm_booking(booking_id: int, *, now: datetime | None = None) -> Booking 
             return booking
         booking.decided_at = now
         fields = ["status", "decided_at", "reject_reason"]
-        if not windows.is_open(booking.campaign, at=booking.requested_at):
+        if not windows.is_open(
+            booking.campaign, at=booking.requested_at, birth_date=booking.birth_date
+        ):
             booking.status = Booking.Status.REJECTED
             booking.reject_reason = Booking.RejectReason.OUTSIDE_WINDOW
             booking.save(update_fields=fields)

@@ -1,8 +1,10 @@
 """The chain of booking steps: each step hands the next a signed, short-lived token.
 
-The token names the campaign, the step it opens and the flow (a random id kept in the
-person's session). A step reached without a valid token from the step before — a bookmark,
-a copied URL, a token from another session or campaign — is sent back to the first step.
+The token names the campaign, the step it opens, the flow (a random id kept only in this
+person's session, which binds the token to the session) and the person (a prefix of the keyed
+hash of their registration number), and expires after ``VAXBOOK_STEP_TOKEN_MAX_AGE``. A step
+reached without a valid token from the step before — a bookmark, a copied URL, a token from
+another session or campaign — is sent back to the first step.
 The person's identity stays on the server, in the session, the RRN only encrypted.
 """
 
@@ -13,7 +15,7 @@ from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest
 
-from bookings.identity import Identity, decrypt_rrn, encrypt_rrn
+from bookings.identity import Identity, IdentityError, decrypt_rrn, encrypt_rrn, rrn_hmac
 
 SALT = "vaxbook.booking.step"
 SESSION_KEY = "booking_flow"
@@ -31,6 +33,7 @@ class Flow:
     name: str
     phone: str
     rrn_encrypted: str
+    person: str = ""
     slot_id: int | None = None
 
     @property
@@ -45,6 +48,7 @@ def start_flow(request: HttpRequest, *, campaign: str, identity: Identity) -> Fl
         name=identity.name,
         phone=identity.phone,
         rrn_encrypted=encrypt_rrn(identity.rrn),
+        person=rrn_hmac(identity.rrn)[:16],
     )
     save_flow(request, flow)
     return flow
@@ -55,38 +59,45 @@ def save_flow(request: HttpRequest, flow: Flow) -> None:
 
 
 def token_for(flow: Flow, step: str) -> str:
-    return signing.dumps({"c": flow.campaign, "s": step, "f": flow.id}, salt=SALT)
+    return signing.dumps({"c": flow.campaign, "s": step, "f": flow.id, "p": flow.person}, salt=SALT)
 
 
-def read_token(token: str, *, campaign: str, step: str) -> str | None:
-    """The flow id inside a valid token for this campaign and step, else None."""
+def read_token(token: str, *, campaign: str, step: str) -> dict | None:
+    """The contents of a valid token for this campaign and step, else None."""
     try:
         data = signing.loads(token, salt=SALT, max_age=settings.VAXBOOK_STEP_TOKEN_MAX_AGE)
     except signing.BadSignature:  # includes SignatureExpired
         return None
     if not isinstance(data, dict) or data.get("c") != campaign or data.get("s") != step:
         return None
-    flow_id = data.get("f")
-    return flow_id if isinstance(flow_id, str) else None
+    return data if isinstance(data.get("f"), str) else None
 
 
 def flow_for_step(request: HttpRequest, *, campaign: str, step: str) -> Flow | None:
     """The flow of this session that the token in the request opens, else None."""
     token = request.POST.get("t") or request.GET.get("t") or ""
-    flow_id = read_token(token, campaign=campaign, step=step)
+    data = read_token(token, campaign=campaign, step=step)
     stored = request.session.get(SESSION_KEY)
-    if not flow_id or not isinstance(stored, dict) or stored.get("id") != flow_id:
+    if not data or not isinstance(stored, dict) or stored.get("id") != data["f"]:
+        return None
+    if stored.get("person") != data.get("p"):
         return None
     if stored.get("campaign") != campaign:
         return None
-    return Flow(**stored)
+    try:
+        flow = Flow(**stored)
+        flow.identity  # noqa: B018 - a key rotated away, or a session from older code
+    except (TypeError, IdentityError):
+        request.session.pop(SESSION_KEY, None)
+        return None
+    return flow
 
 
 def submitted_booking_for_token(request: HttpRequest, *, campaign: str) -> str | None:
     """For a double submit: the booking an earlier submit of this token's flow created."""
     token = request.POST.get("t") or request.GET.get("t") or ""
-    flow_id = read_token(token, campaign=campaign, step=REVIEW)
-    return request.session.get(SUBMITTED_KEY, {}).get(flow_id) if flow_id else None
+    data = read_token(token, campaign=campaign, step=REVIEW)
+    return request.session.get(SUBMITTED_KEY, {}).get(data["f"]) if data else None
 
 
 def finish_flow(request: HttpRequest, flow: Flow, *, public_id: str) -> None:

@@ -1,21 +1,27 @@
 """The citizen's booking pages. Each view that shows a booking form or accepts a booking write
 is wrapped by ``booking_window_required``; lookup, status and cancel are deliberately open."""
 
-from datetime import date
-
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bookings import selectors, services, steps
 from bookings.errors import BookingRefused, SlotUnavailable
-from bookings.forms import IdentityForm, LookupForm, SlotChoiceForm
+from bookings.forms import IdentityForm, LookupForm, PlaceQueryForm, SlotChoiceForm
 from bookings.identity import Identity
 from bookings.models import Booking
-from campaigns.windows import booking_window_required
+from campaigns.windows import (
+    WindowState,
+    booking_window_required,
+    closed_message,
+    closed_response,
+    window_state,
+)
 from clinics import selectors as places
 from clinics.models import Clinic, Slot
 
@@ -31,10 +37,22 @@ def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
     return render(request, "message.html", {"title": "Not allowed", "message": message}, status=403)
 
 
+def _outside_persons_window(request: HttpRequest, flow: steps.Flow) -> HttpResponse | None:
+    """The guard let the request in because some window is open; the person's own window
+    (staggered windows) must be open too, at every step."""
+    born = flow.identity.rrn.birth_date
+    state = window_state(request.campaign, birth_date=born)
+    if state is WindowState.OPEN:
+        return None
+    return closed_response(request, request.campaign, state, birth_date=born)
+
+
 def _url_with_token(name: str, campaign: str, token: str) -> str:
     return f"{reverse(name, kwargs={'campaign': campaign})}?t={token}"
 
 
+@never_cache
+@sensitive_post_parameters("rrn")
 @require_http_methods(["GET", "POST"])
 @booking_window_required
 def start(request: HttpRequest, campaign: str) -> HttpResponse:
@@ -43,11 +61,16 @@ def start(request: HttpRequest, campaign: str) -> HttpResponse:
     form = IdentityForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         rrn = form.cleaned_data["rrn"]
+        person_state = window_state(the_campaign, birth_date=rrn.birth_date)
         if not the_campaign.covers_birth_date(rrn.birth_date):
             form.add_error(
                 "rrn",
                 f"{the_campaign.name} is for people {the_campaign.cohort_label}; "
                 "this person is not in the cohort.",
+            )
+        elif person_state is not WindowState.OPEN:
+            form.add_error(
+                None, closed_message(the_campaign, person_state, birth_date=rrn.birth_date)
             )
         elif selectors.has_active_booking(the_campaign, rrn=rrn):
             form.add_error(
@@ -69,13 +92,7 @@ def start(request: HttpRequest, campaign: str) -> HttpResponse:
     return render(request, "bookings/identify.html", {"campaign": the_campaign, "form": form})
 
 
-def _parse_day(raw: str | None) -> date | None:
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
-
-
+@never_cache
 @require_http_methods(["GET", "POST"])
 @booking_window_required
 def choose(request: HttpRequest, campaign: str) -> HttpResponse:
@@ -84,17 +101,21 @@ def choose(request: HttpRequest, campaign: str) -> HttpResponse:
     flow = steps.flow_for_step(request, campaign=campaign, step=steps.CHOOSE)
     if flow is None:
         return _restart(request, campaign)
+    if refusal := _outside_persons_window(request, flow):
+        return refusal
     now = timezone.now()
     today = timezone.localdate(now)
     token = steps.token_for(flow, steps.CHOOSE)
-    region = request.GET.get("region") or request.POST.get("region") or ""
-    clinic = Clinic.objects.filter(
-        code=request.GET.get("clinic") or request.POST.get("clinic") or ""
-    ).first()
-    day = _parse_day(request.GET.get("date") or request.POST.get("date"))
+    query = PlaceQueryForm(request.POST if request.method == "POST" else request.GET)
+    errors: list[str] = []
+    if not query.is_valid():
+        errors.append("That choice is not valid; choose again.")
+    choice = query.cleaned_data if query.is_valid() else {}
+    region = choice.get("region") or ""
+    clinic = Clinic.objects.filter(code=choice["clinic"]).first() if choice.get("clinic") else None
+    day = choice.get("date")
     if clinic is not None:
         region = clinic.region
-    errors: list[str] = []
 
     if request.method == "POST":
         form = SlotChoiceForm(request.POST)
@@ -137,6 +158,7 @@ def choose(request: HttpRequest, campaign: str) -> HttpResponse:
     return render(request, "bookings/choose.html", context)
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 @booking_window_required
 def review(request: HttpRequest, campaign: str) -> HttpResponse:
@@ -157,7 +179,12 @@ def review(request: HttpRequest, campaign: str) -> HttpResponse:
     error = None
     if request.method == "POST":
         try:
-            booking = services.request_booking(the_campaign, identity=identity, slot_id=slot.pk)
+            booking = services.request_booking(
+                the_campaign,
+                identity=identity,
+                slot_id=slot.pk,
+                admission_pass=request.admission_pass,
+            )
         except BookingRefused as refused:
             error = refused
         else:
@@ -195,7 +222,9 @@ def rebook(request: HttpRequest, campaign: str, public_id) -> HttpResponse:
         messages.error(request, "Choose a time.")
         return redirect("bookings:status", public_id=booking.public_id)
     try:
-        new = services.rebook(booking, slot_id=form.cleaned_data["slot"])
+        new = services.rebook(
+            booking, slot_id=form.cleaned_data["slot"], admission_pass=request.admission_pass
+        )
     except BookingRefused as refused:
         messages.error(request, refused.message)
         return redirect("bookings:status", public_id=booking.public_id)
@@ -203,6 +232,7 @@ def rebook(request: HttpRequest, campaign: str, public_id) -> HttpResponse:
     return redirect("bookings:status", public_id=new.public_id)
 
 
+@never_cache
 def status(request: HttpRequest, public_id) -> HttpResponse:
     """Deliberately open: shows a booking to whoever holds its unguessable link; no form to book."""
     booking = selectors.booking_by_public_id(public_id)
@@ -214,6 +244,8 @@ def status(request: HttpRequest, public_id) -> HttpResponse:
     return render(request, "bookings/status.html", context)
 
 
+@never_cache
+@sensitive_post_parameters("rrn")
 @require_http_methods(["GET", "POST"])
 def lookup(request: HttpRequest) -> HttpResponse:
     """Deliberately open: find a booking with its code and the registration number."""

@@ -1,11 +1,13 @@
-from django.contrib import admin
-from django.db.models import Count, Q, QuerySet
+from django.contrib import admin, messages
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from bookings.models import Booking
-from campaigns.models import Campaign
-from campaigns.windows import WindowState, format_kst, window_state
+from campaigns import services
+from campaigns.models import BookingWindow, Campaign
+from campaigns.windows import WindowState, format_kst, window_state, windows_of
 
 
 class WindowStateFilter(admin.SimpleListFilter):
@@ -32,8 +34,21 @@ def _count_with_status(status: str) -> Count:
     return Count("bookings", filter=Q(bookings__status=status))
 
 
+class BookingWindowInline(admin.TabularInline):
+    model = BookingWindow
+    extra = 0
+    fields = ["label", "opens_at", "closes_at", "birth_day_last_digit", "born_from", "born_to"]
+    verbose_name = "staggered window"
+    verbose_name_plural = (
+        "Staggered windows (optional: without any, the campaign's own window is for the "
+        "whole cohort)"
+    )
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    inlines = [BookingWindowInline]
+    actions = ["publish_draw"]
     list_display = [
         "name",
         "slug",
@@ -50,7 +65,7 @@ class CampaignAdmin(admin.ModelAdmin):
     list_filter = [WindowStateFilter]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["created_at"]
+    readonly_fields = ["created_at", "timeline", "drawn_at", "draw_seed"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "vaccine"]}),
         ("Cohort", {"fields": ["born_from", "born_to"]}),
@@ -63,6 +78,24 @@ class CampaignAdmin(admin.ModelAdmin):
                 "closes at the second.",
             },
         ),
+        ("Timeline", {"fields": ["timeline"]}),
+        (
+            "Waiting room",
+            {
+                "fields": [
+                    "waiting_room_enabled",
+                    "admission_rate_per_minute",
+                    "admission_pass_minutes",
+                    "drawn_at",
+                    "draw_seed",
+                    "draw_published",
+                ],
+                "description": "With the waiting room on, everyone queues before the booking "
+                "steps and is let through at the admission rate. People who arrive before the "
+                "opening are put in random order at the opening. The rate can be changed while "
+                "the queue runs.",
+            },
+        ),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -71,6 +104,9 @@ class CampaignAdmin(admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
+            .prefetch_related(
+                Prefetch("windows", queryset=BookingWindow.objects.order_by("opens_at"))
+            )
             .annotate(
                 pending_count=_count_with_status(Booking.Status.PENDING),
                 confirmed_count=_count_with_status(Booking.Status.CONFIRMED),
@@ -110,3 +146,86 @@ class CampaignAdmin(admin.ModelAdmin):
     @admin.display(description="Cancelled", ordering="cancelled_count")
     def cancelled_count(self, campaign: Campaign) -> int:
         return campaign.cancelled_count
+
+    @admin.display(description="Windows")
+    def timeline(self, campaign: Campaign) -> str:
+        """Each window as a bar on a line from the campaign's opening to its closing."""
+        if campaign.pk is None:
+            return "Save the campaign to see its timeline."
+        start, end = campaign.opens_at, campaign.closes_at
+        span = max((end - start).total_seconds(), 1)
+
+        def bar(window):
+            left = max((window.opens_at - start).total_seconds() / span * 100, 0)
+            width = max(
+                min((window.closes_at - window.opens_at).total_seconds() / span * 100, 100 - left),
+                0.5,
+            )
+            return (
+                f"{left:.2f}",
+                f"{width:.2f}",
+                f"{window.label or window.who}: {format_kst(window.opens_at)} – "
+                f"{format_kst(window.closes_at)} ({window.who})",
+            )
+
+        rows = format_html_join(
+            "",
+            '<div style="position:relative;height:1.6em;margin:.2em 0;background:#eef2f6">'
+            '<div style="position:absolute;left:{}%;width:{}%;top:0;bottom:0;background:#0b5cad">'
+            '</div></div><div style="font-size:.85em">{}</div>',
+            (bar(w) for w in windows_of(campaign)),
+        )
+        return format_html(
+            '<div style="min-width:30em">{}'
+            '<div style="font-size:.8em;color:#666">{} → {}</div></div>',
+            rows,
+            format_kst(start),
+            format_kst(end),
+        )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.configure_waiting_room(
+            obj,
+            enabled=form.cleaned_data.get("waiting_room_enabled", False),
+            per_minute=form.cleaned_data.get("admission_rate_per_minute") or 1,
+        )
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        campaign = form.instance
+        gaps = services.uncovered_birth_dates(campaign)
+        if gaps:
+            shown = ", ".join(f"{a:%Y-%m-%d}–{b:%Y-%m-%d}" for a, b in gaps[:5])
+            more = f" and {len(gaps) - 5} more stretches" if len(gaps) > 5 else ""
+            self.message_user(
+                request,
+                f"Warning: no booking window covers part of the cohort ({len(gaps)} stretch"
+                f"{'es' if len(gaps) != 1 else ''} of birth dates: {shown}{more}). "
+                "Those people could never book.",
+                level=messages.WARNING,
+            )
+        outside = [
+            w
+            for w in campaign.windows.all()
+            if w.opens_at < campaign.opens_at or w.closes_at > campaign.closes_at
+        ]
+        if outside:
+            self.message_user(
+                request,
+                f"Warning: {len(outside)} window(s) reach outside the campaign's own opening "
+                "and closing; the windows decide when people can book.",
+                level=messages.WARNING,
+            )
+
+    @admin.action(description="Publish the queue draw (seed and order)", permissions=["change"])
+    def publish_draw(self, request: HttpRequest, queryset: QuerySet) -> None:
+        drawn = queryset.filter(drawn_at__isnull=False)
+        count = drawn.update(draw_published=True)
+        self.message_user(request, f"Published the draw of {count} campaign(s).")
+        if queryset.filter(drawn_at__isnull=True).exists():
+            self.message_user(
+                request,
+                "Campaigns whose queue has not been drawn yet were skipped.",
+                messages.WARNING,
+            )

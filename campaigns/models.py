@@ -1,6 +1,7 @@
 from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -17,9 +18,41 @@ class Campaign(models.Model):
     closes_at = models.DateTimeField(help_text="When booking closes, in Korea time (KST).")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # The waiting room in front of the booking steps (campaigns.waiting_room).
+    waiting_room_enabled = models.BooleanField(
+        default=False,
+        help_text="Queue everyone before the booking steps; arrivals before the opening are "
+        "put in random order at the opening.",
+    )
+    admission_rate_per_minute = models.PositiveIntegerField(
+        default=600,
+        validators=[MinValueValidator(1)],
+        help_text="People let from the queue to the booking steps per minute. Can be changed "
+        "while the queue runs.",
+    )
+    admission_pass_minutes = models.PositiveSmallIntegerField(
+        default=20,
+        validators=[MinValueValidator(1), MaxValueValidator(240)],
+        help_text="How long an admission pass is valid, in minutes.",
+    )
+    # Set when the waiting room is switched on; tickets of an earlier epoch are void.
+    waiting_room_epoch = models.DateTimeField(null=True, blank=True, editable=False)
+    draw_seed = models.CharField(max_length=64, blank=True, editable=False)
+    drawn_at = models.DateTimeField(null=True, blank=True, editable=False)
+    draw_published = models.BooleanField(
+        default=False, help_text="Show the draw's seed and order publicly so anyone can check it."
+    )
+
     class Meta:
         ordering = ["opens_at", "name"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(admission_rate_per_minute__gte=1),
+                name="campaign_admission_rate_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(admission_pass_minutes__gte=1), name="campaign_pass_minutes_positive"
+            ),
             models.CheckConstraint(
                 condition=Q(closes_at__gt=F("opens_at")), name="campaign_closes_after_opens"
             ),
@@ -51,3 +84,98 @@ class Campaign(models.Model):
         from campaigns.windows import window_state
 
         return window_state(self, now=now).value
+
+
+class BookingWindow(models.Model):
+    """A period in which part (or all) of a campaign's cohort may book.
+
+    A campaign without windows has one implicit window: its own ``opens_at``–``closes_at`` for
+    the whole cohort. With windows, only they count. A window may be limited to the last digit
+    of the birth day (Korea's August 2021 rotation: birth dates ending in 9 booked on the 9th)
+    and/or a narrower birth-date range.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="windows")
+    label = models.CharField(max_length=100, blank=True)
+    opens_at = models.DateTimeField(help_text="Korea time (KST).")
+    closes_at = models.DateTimeField(help_text="Korea time (KST).")
+    birth_day_last_digit = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(9)],
+        help_text="Only people whose day of birth ends in this digit (0-9).",
+    )
+    born_from = models.DateField(null=True, blank=True)
+    born_to = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["opens_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=F("opens_at")), name="window_closes_after_opens"
+            ),
+            models.CheckConstraint(
+                condition=Q(birth_day_last_digit__isnull=True) | Q(birth_day_last_digit__lte=9),
+                name="window_digit_0_to_9",
+            ),
+            models.CheckConstraint(
+                condition=Q(born_from__isnull=True)
+                | Q(born_to__isnull=True)
+                | Q(born_from__lte=F("born_to")),
+                name="window_range_not_empty",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label or f"window {self.pk}"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
+            errors["closes_at"] = "The window must close after it opens."
+        if self.born_from and self.born_to and self.born_from > self.born_to:
+            errors["born_to"] = "The last birth date must not be before the first."
+        if errors:
+            raise ValidationError(errors)
+
+
+class AdmissionRate(models.Model):
+    """From ``effective_from`` on, the waiting room admits ``per_minute`` people a minute.
+
+    The history of rates makes "how many are admitted by now" a pure function of the clock, so
+    every web process computes the same answer without a shared counter.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="admission_rates")
+    effective_from = models.DateTimeField()
+    per_minute = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+
+    class Meta:
+        ordering = ["effective_from", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(per_minute__gte=1), name="admission_rate_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.per_minute}/min from {self.effective_from:%Y-%m-%d %H:%M}"
+
+
+class QueueDrawEntry(models.Model):
+    """One ticket that arrived before the opening, and the place the draw gave it."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="draw_entries")
+    number = models.PositiveIntegerField(help_text="Arrival number before the opening.")
+    ticket_id = models.CharField(max_length=32)
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "number"], name="draw_entry_number_unique"),
+            models.UniqueConstraint(
+                fields=["campaign", "position"], name="draw_entry_position_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"ticket {self.ticket_id} → place {self.position}"

@@ -1,18 +1,24 @@
-"""The booking window rule: one function, called by the view guard, the API and the service.
+"""The booking window rule: one function, called by the view guard, the API and the services.
 
-A campaign is *open* from ``opens_at`` (inclusive) to ``closes_at`` (exclusive), judged by
-the server's clock, ``django.utils.timezone.now()``. Nobody is exempt: not staff, not
-superusers, not a maintenance mode. Hiding a link is not a guard; this is.
+A window is open from ``opens_at`` (inclusive) to ``closes_at`` (exclusive), judged by the
+server's clock, ``django.utils.timezone.now()``. A campaign is open when one of its windows is
+open; a person may book when a window that covers them is open. Nobody is exempt: not staff,
+not superusers, not a maintenance mode. Hiding a link is not a guard; this is.
+
+With the waiting room on, the guard also requires a valid admission pass: a deep link without
+one leads to the queue, never to a form.
 """
 
 import enum
 import functools
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Campaign
@@ -26,39 +32,127 @@ class WindowState(enum.Enum):
     CLOSED = "closed"
 
 
-def window_state(campaign: Campaign, *, now: datetime | None = None) -> WindowState:
+@dataclass(frozen=True)
+class Window:
+    opens_at: datetime
+    closes_at: datetime
+    last_digit: int | None = None
+    born_from: date | None = None
+    born_to: date | None = None
+    label: str = ""
+
+    def covers(self, birth_date: date) -> bool:
+        if self.last_digit is not None and birth_date.day % 10 != self.last_digit:
+            return False
+        if self.born_from and birth_date < self.born_from:
+            return False
+        return not (self.born_to and birth_date > self.born_to)
+
+    def is_open(self, now: datetime) -> bool:
+        return self.opens_at <= now < self.closes_at
+
+    @property
+    def who(self) -> str:
+        parts = []
+        if self.last_digit is not None:
+            parts.append(f"birth dates ending in {self.last_digit}")
+        if self.born_from or self.born_to:
+            start = f"{self.born_from:%Y-%m-%d}" if self.born_from else "…"
+            end = f"{self.born_to:%Y-%m-%d}" if self.born_to else "…"
+            parts.append(f"born {start} to {end}")
+        return ", ".join(parts) or "everyone in the cohort"
+
+
+def windows_of(campaign: Campaign) -> list[Window]:
+    """The campaign's windows (prefetch ``windows`` to save the query)."""
+    extra = list(campaign.windows.all()) if campaign.pk else []
+    if not extra:
+        return [Window(campaign.opens_at, campaign.closes_at)]
+    return [
+        Window(w.opens_at, w.closes_at, w.birth_day_last_digit, w.born_from, w.born_to, w.label)
+        for w in extra
+    ]
+
+
+def window_state(
+    campaign: Campaign, *, now: datetime | None = None, birth_date: date | None = None
+) -> WindowState:
+    """OPEN when a window is open now (one covering ``birth_date`` when it is given);
+    SCHEDULED when such a window opens later; CLOSED otherwise."""
     now = now or timezone.now()
-    if now < campaign.opens_at:
+    relevant = [w for w in windows_of(campaign) if birth_date is None or w.covers(birth_date)]
+    if any(w.is_open(now) for w in relevant):
+        return WindowState.OPEN
+    if any(w.opens_at > now for w in relevant):
         return WindowState.SCHEDULED
-    if now >= campaign.closes_at:
-        return WindowState.CLOSED
-    return WindowState.OPEN
+    return WindowState.CLOSED
 
 
-def is_open(campaign: Campaign, *, at: datetime | None = None) -> bool:
-    return window_state(campaign, now=at) is WindowState.OPEN
+def is_open(
+    campaign: Campaign, *, at: datetime | None = None, birth_date: date | None = None
+) -> bool:
+    return window_state(campaign, now=at, birth_date=birth_date) is WindowState.OPEN
+
+
+def next_window(
+    campaign: Campaign, *, now: datetime, birth_date: date | None = None
+) -> Window | None:
+    later = [
+        w
+        for w in windows_of(campaign)
+        if w.opens_at > now and (birth_date is None or w.covers(birth_date))
+    ]
+    return min(later, key=lambda w: w.opens_at, default=None)
 
 
 def format_kst(moment: datetime) -> str:
     return timezone.localtime(moment, KST).strftime("%Y-%m-%d %H:%M KST")
 
 
-def closed_message(campaign: Campaign, state: WindowState) -> str:
+def closed_message(
+    campaign: Campaign,
+    state: WindowState,
+    *,
+    now: datetime | None = None,
+    birth_date: date | None = None,
+) -> str:
+    now = now or timezone.now()
     if state is WindowState.SCHEDULED:
-        return f"Booking for {campaign.name} opens on {format_kst(campaign.opens_at)}."
+        upcoming = next_window(campaign, now=now, birth_date=birth_date)
+        if (
+            upcoming is not None
+            and birth_date is not None
+            and upcoming.who != "everyone in the cohort"
+        ):
+            return (
+                f"Your booking window for {campaign.name} ({upcoming.who}) opens on "
+                f"{format_kst(upcoming.opens_at)}."
+            )
+        opens = upcoming.opens_at if upcoming else campaign.opens_at
+        return f"Booking for {campaign.name} opens on {format_kst(opens)}."
+    if birth_date is not None:
+        return f"The booking window for this person in {campaign.name} has closed."
     return f"Booking for {campaign.name} closed on {format_kst(campaign.closes_at)}."
 
 
-def _closed_response(
-    request: HttpRequest, campaign: Campaign, state: WindowState, *, json: bool
+def closed_response(
+    request: HttpRequest,
+    campaign: Campaign,
+    state: WindowState,
+    *,
+    json: bool = False,
+    birth_date: date | None = None,
 ) -> HttpResponse:
-    message = closed_message(campaign, state)
+    now = timezone.now()
+    message = closed_message(campaign, state, now=now, birth_date=birth_date)
+    upcoming = next_window(campaign, now=now, birth_date=birth_date)
+    opens_at = upcoming.opens_at if upcoming else campaign.opens_at
     if json:
         return JsonResponse(
             {
                 "detail": message,
                 "state": state.value,
-                "opens_at": campaign.opens_at.isoformat(),
+                "opens_at": opens_at.isoformat(),
                 "closes_at": campaign.closes_at.isoformat(),
             },
             status=403,
@@ -70,7 +164,7 @@ def _closed_response(
             "campaign": campaign,
             "state": state.value,
             "message": message,
-            "opens_at_kst": format_kst(campaign.opens_at),
+            "opens_at_kst": format_kst(opens_at),
             "closes_at_kst": format_kst(campaign.closes_at),
         },
         status=403,
@@ -80,24 +174,47 @@ def _closed_response(
 def booking_window_required(view: Callable | None = None, *, json: bool = False) -> Callable:
     """Guard a view that shows a booking form or accepts a booking write.
 
-    The view must take the campaign slug as the URL kwarg ``campaign``. Outside the window it
+    The view must take the campaign slug as the URL kwarg ``campaign``. Outside every window it
     answers 403 with when booking opens (in KST) or that it closed, and the view never runs.
-    Inside, the view receives the loaded campaign as ``request.campaign``. Use
-    ``json=True`` for API views.
+    With the waiting room on, a request without a valid admission pass is sent to the queue
+    (before the opening too: the queue page is where people wait). Inside, the view receives
+    ``request.campaign`` and ``request.admission_pass`` (the ticket id, or "").
+    Use ``json=True`` for API views.
     """
+    from campaigns import waiting_room  # the waiting room imports this module
 
     def decorate(inner: Callable) -> Callable:
         @functools.wraps(inner)
         def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             slug = kwargs.get("campaign")
-            campaign = Campaign.objects.filter(slug=slug).first() if slug else None
+            campaign = (
+                Campaign.objects.prefetch_related("windows").filter(slug=slug).first()
+                if slug
+                else None
+            )
             if campaign is None:
                 if json:
                     return JsonResponse({"detail": "No such campaign."}, status=404)
                 raise Http404("No such campaign.")
             state = window_state(campaign)
+            request.admission_pass = ""
+            if campaign.waiting_room_enabled and state is not WindowState.CLOSED:
+                ticket_id = waiting_room.valid_pass(request, campaign)
+                if ticket_id is None:
+                    queue_url = reverse("campaigns:queue", kwargs={"campaign": campaign.slug})
+                    if json:
+                        return JsonResponse(
+                            {
+                                "detail": "Join the waiting room first: an admission pass is "
+                                "required.",
+                                "queue": queue_url,
+                            },
+                            status=403,
+                        )
+                    return redirect(queue_url)
+                request.admission_pass = ticket_id
             if state is not WindowState.OPEN:
-                return _closed_response(request, campaign, state, json=json)
+                return closed_response(request, campaign, state, json=json)
             request.campaign = campaign
             return inner(request, *args, **kwargs)
 

@@ -127,7 +127,12 @@ CELERY_BEAT_SCHEDULE = {
     "confirm-stale-pending-bookings": {
         "task": "bookings.tasks.confirm_stale_bookings",
         "schedule": 60.0,
-    }
+    },
+    # A safety net for the draw, which the first poll after the opening normally starts.
+    "draw-due-waiting-rooms": {
+        "task": "campaigns.tasks.draw_due_waiting_rooms",
+        "schedule": 5.0,
+    },
 }
 
 # Personal data. Encryption keys are Fernet keys, newest first, comma-separated, so that a
@@ -142,6 +147,13 @@ VAXBOOK_RRN_HMAC_KEY = config.get_mandatory_secret("VAXBOOK_RRN_HMAC_KEY")
 VAXBOOK_STEP_TOKEN_MAX_AGE = int(config.get_setting("VAXBOOK_STEP_TOKEN_MAX_AGE", "1800"))
 # A booking still pending after this many seconds is re-enqueued by the sweep.
 VAXBOOK_PENDING_SWEEP_AFTER = int(config.get_setting("VAXBOOK_PENDING_SWEEP_AFTER", "120"))
+
+# The waiting room: seconds after the opening before the draw (arrivals still in flight at
+# the opening instant get in), and the shortest interval at which a queue page polls.
+VAXBOOK_QUEUE_DRAW_GRACE = float(config.get_setting("VAXBOOK_QUEUE_DRAW_GRACE", "3"))
+VAXBOOK_QUEUE_POLL_SECONDS = int(config.get_setting("VAXBOOK_QUEUE_POLL_SECONDS", "2"))
+SESSION_COOKIE_SECURE = config.is_production()
+CSRF_COOKIE_SECURE = config.is_production()
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,7 @@ from campaigns import views as campaign_views
 urlpatterns = [
     path("", campaign_views.home, name="home"),
     path("", include("bookings.urls")),
+    path("", include("campaigns.urls")),
     path("staff/", include("clinics.urls")),
     path("api/", include("vaxbook.api_urls")),
     path("admin/", admin.site.urls),

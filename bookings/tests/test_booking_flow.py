@@ -132,7 +132,7 @@ def test_a_slot_of_another_campaign_or_clinic_is_refused(client, slot):
         assert "not offered at this clinic" in response.content.decode()
     response = client.post(url, {"t": token_of(url), "clinic": slot.clinic.code, "slot": "abc"})
     assert response.status_code == 200 and "Enter a whole number" in response.content.decode()
-    assert Booking.objects.count() == 0
+    assert client.session["booking_flow"]["slot_id"] is None
 
 
 def test_a_full_slot_cannot_be_chosen(client, slot):
@@ -273,9 +273,7 @@ def test_times_that_have_already_started_today_are_not_offered(client):
     campaign = CampaignFactory(opens_at=timezone.now() - timedelta(days=1))
     today = timezone.localdate()
     morning = SlotFactory(campaign=campaign, date=today, start_time=time(9, 0))
-    evening = SlotFactory(
-        campaign=campaign, clinic=morning.clinic, date=today, start_time=time(18, 0)
-    )
+    SlotFactory(campaign=campaign, clinic=morning.clinic, date=today, start_time=time(18, 0))
     noon = timezone.make_aware(datetime.combine(today, time(12, 0)))
     with time_machine.travel(noon, tick=False):
         url = identify(client, campaign.slug, rrn=RRN)["Location"]
@@ -290,4 +288,23 @@ def test_times_that_have_already_started_today_are_not_offered(client):
                 identity=services.Identity.parse(name="Kim", rrn=RRN, phone="01012345678"),
                 slot_id=morning.pk,
             )
-    assert evening.pk and Booking.objects.count() == 0
+    assert Booking.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"region": "a\x00b"}, {"clinic": "a\x00b"}, {"clinic": "x" * 500}, {"date": "2021-02-30"}],
+)
+def test_odd_choices_in_the_links_get_a_message_not_a_500(client, slot, query):
+    url = identify(client, slot.campaign.slug, rrn=RRN)["Location"]
+    response = client.get(url, {"t": token_of(url), **query})
+    assert response.status_code == 200
+    assert "not valid" in response.content.decode()
+
+
+def test_a_re_shown_form_never_writes_the_registration_number_back(client, slot):
+    response = identify(client, slot.campaign.slug, rrn="700101-1234567")
+    page = response.content.decode()
+    assert "not in the cohort" in page
+    assert "700101" not in page
+    assert "no-store" in response["Cache-Control"]

@@ -37,7 +37,19 @@ def test_birth_date_and_century_come_from_the_number(raw, born):
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "620714", "620714-123456", "620714-12345678", "62O714-1234567", "620714_1234567", "abc"],
+    [
+        "",
+        "620714",
+        "620714-123456",
+        "620714-12345678",
+        "62O714-1234567",
+        "620714_1234567",
+        "abc",
+        "620714-1\u0662\u0663\u0664567",  # Arabic-Indic digits: another spelling of one person
+        "\u0666\u0662\u0660\u0667\u0661\u0664-1234567",
+        "620714-\u0661234567",  # a non-ASCII gender digit
+        "620714-1\u0968\u0969\u096a567",  # Devanagari
+    ],
 )
 def test_malformed_numbers_are_refused(raw):
     with pytest.raises(IdentityError, match="13 digits"):

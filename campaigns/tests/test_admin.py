@@ -27,6 +27,13 @@ def _campaign_form(**overrides) -> dict:
         "opens_at_1": "20:00:00",
         "closes_at_0": "2030-05-08",
         "closes_at_1": "20:00:00",
+        "admission_rate_per_minute": "600",
+        "admission_pass_minutes": "20",
+        # the staggered-windows inline, empty
+        "windows-TOTAL_FORMS": "0",
+        "windows-INITIAL_FORMS": "0",
+        "windows-MIN_NUM_FORMS": "0",
+        "windows-MAX_NUM_FORMS": "1000",
     }
     data.update(overrides)
     return data

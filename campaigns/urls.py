@@ -1,0 +1,11 @@
+from django.urls import path
+
+from campaigns import views
+
+app_name = "campaigns"
+
+urlpatterns = [
+    path("queue/<slug:campaign>/", views.queue, name="queue"),
+    path("queue/<slug:campaign>/status/", views.queue_status, name="queue-status"),
+    path("queue/<slug:campaign>/draw/", views.draw, name="draw"),
+]

@@ -1,17 +1,31 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from campaigns.models import Campaign
 from clinics.models import Clinic, Slot, StaffMembership
-from clinics.services import generate_slots
+from clinics.services import (
+    MAX_CAPACITY,
+    MAX_INTERVAL_MINUTES,
+    SLOT_SCHEDULE_FIELDS,
+    change_slot,
+    generate_slots,
+)
 
 
 class GenerateSlotsForm(forms.Form):
-    """The parameters of the "Generate slots…" action. The rules are the service's."""
+    """The parameters of the "Generate slots…" action.
+
+    The rules are the service's; the bounds here repeat its limits on the numbers so that the
+    browser says so first and no number too big for the database reaches it.
+    """
 
     campaign = forms.ModelChoiceField(queryset=Campaign.objects.all())
     first_day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
@@ -26,8 +40,27 @@ class GenerateSlotsForm(forms.Form):
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         help_text="No slot starts at or after this time.",
     )
-    interval_minutes = forms.IntegerField(initial=30, label="Every (minutes)")
-    capacity = forms.IntegerField(initial=6, help_text="People per slot.")
+    interval_minutes = forms.IntegerField(
+        initial=30,
+        min_value=1,
+        max_value=MAX_INTERVAL_MINUTES,
+        label="Every (minutes)",
+        error_messages={
+            "min_value": "The interval between slots must be at least one minute.",
+            "max_value": "The interval between slots can be at most %(limit_value)s minutes "
+            "(a day).",
+        },
+    )
+    capacity = forms.IntegerField(
+        initial=6,
+        min_value=1,
+        max_value=MAX_CAPACITY,
+        help_text="People per slot.",
+        error_messages={
+            "min_value": "Each slot needs a capacity of at least one person.",
+            "max_value": "A slot can hold at most %(limit_value)s people.",
+        },
+    )
 
 
 @admin.register(Clinic)
@@ -76,6 +109,29 @@ class ClinicAdmin(admin.ModelAdmin):
         )
 
 
+class SlotForm(forms.ModelForm):
+    """The slot page's form: checks a new capacity against the places booked right now."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned_data = super().clean()
+        if self.instance.pk is not None:
+            # The admin handles a POST in one transaction (ModelAdmin.changeform_view), so this
+            # lock is held until the change is saved: a confirmation made before it is counted
+            # in the booked that Slot.clean compares the capacity with, one made after it waits
+            # and then re-checks against the new capacity. change_slot locks and checks again.
+            with transaction.atomic():
+                booked = (
+                    Slot.objects.select_for_update()
+                    .filter(pk=self.instance.pk)
+                    .values_list("booked", flat=True)
+                    .first()
+                )
+            if booked is None:
+                raise ValidationError("This slot has been deleted meanwhile.")
+            self.instance.booked = booked
+        return cleaned_data
+
+
 @admin.register(Slot)
 class SlotAdmin(admin.ModelAdmin):
     list_display = [
@@ -91,6 +147,7 @@ class SlotAdmin(admin.ModelAdmin):
     list_select_related = ["clinic", "campaign"]
     search_fields = ["clinic__code"]
     autocomplete_fields = ["clinic"]
+    form = SlotForm
     # booked is editable=False on the model: only the booking services move it.
     readonly_fields = ["booked"]
     fields = ["clinic", "campaign", "date", "start_time", "capacity", "booked"]
@@ -98,6 +155,39 @@ class SlotAdmin(admin.ModelAdmin):
     @admin.display(description="Places left")
     def places_left(self, slot: Slot) -> int:
         return slot.places_left
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Slot | None = None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        # Any booking row counts, cancelled or rejected ones too: they still name this slot.
+        # change_slot refuses the same change under the lock if a booking comes meanwhile.
+        if obj is not None and obj.bookings.exists():
+            readonly += SLOT_SCHEDULE_FIELDS
+        return readonly
+
+    def save_model(self, request: HttpRequest, obj: Slot, form: forms.ModelForm, change: bool):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Only the fields the official changed: saving the whole row would write back the
+        # booked read at the start of the request and lose any confirmation made since.
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        try:
+            change_slot(obj.pk, changes=changes)
+        except ValueError as refused:
+            # Read by log_change and response_change, which the admin calls next regardless.
+            request.slot_change_refused = True
+            self.message_user(request, f"The slot was not changed. {refused}", messages.ERROR)
+
+    def log_change(self, request: HttpRequest, obj: Slot, message: Any):
+        if getattr(request, "slot_change_refused", False):
+            return None
+        return super().log_change(request, obj, message)
+
+    def response_change(self, request: HttpRequest, obj: Slot) -> HttpResponse:
+        if getattr(request, "slot_change_refused", False):
+            # Back to the slot's page, which shows the error and the values as they now are.
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
 
 @admin.register(StaffMembership)

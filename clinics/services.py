@@ -1,15 +1,22 @@
 """Every change to clinics' slots goes through a function here."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, time, timedelta
 from itertools import islice
+from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 from campaigns.models import Campaign
 from clinics.models import Clinic, Slot
 
 MAX_DAYS = 366
+# A sanity bound, far above any clinic's room, and far below what the integer column holds.
+MAX_CAPACITY = 10_000
+# Slots of one day never wrap past midnight, so a longer interval could only ever give the one
+# slot at the start of the day that this one gives already.
+MAX_INTERVAL_MINUTES = 24 * 60
 # Rows per INSERT, and the most slot objects held in memory at once: a year of 5-minute slots
 # at a few clinics is hundreds of thousands of rows.
 BATCH_SIZE = 2000
@@ -54,8 +61,14 @@ def generate_slots(
         raise ValueError(f"At most {MAX_DAYS} days at a time ({days} asked).")
     if interval_minutes <= 0:
         raise ValueError("The interval between slots must be at least one minute.")
+    if interval_minutes > MAX_INTERVAL_MINUTES:
+        raise ValueError(
+            f"The interval between slots can be at most {MAX_INTERVAL_MINUTES} minutes (a day)."
+        )
     if capacity < 1:
         raise ValueError("Each slot needs a capacity of at least one person.")
+    if capacity > MAX_CAPACITY:
+        raise ValueError(f"A slot can hold at most {MAX_CAPACITY} people.")
     if day_ends <= day_starts:
         raise ValueError("The day must end after it starts.")
 
@@ -86,3 +99,51 @@ def generate_slots(
         while batch := list(islice(new_slots, BATCH_SIZE)):
             Slot.objects.bulk_create(batch, ignore_conflicts=True)
         return scope.count() - before
+
+
+# What a booking was made for. Once a slot has bookings, changing one of these would leave them
+# pointing at a campaign, clinic or time the person did not book.
+SLOT_SCHEDULE_FIELDS = ("clinic", "campaign", "date", "start_time")
+
+
+def change_slot(slot_id: int, *, changes: Mapping[str, Any]) -> None:
+    """Write ``changes`` (field name to new value) to one slot, and only those columns.
+
+    ``booked`` cannot be among them: only the booking services move it. The slot's row is
+    locked and re-read first, so the new capacity is checked against the places booked right
+    now: a confirmation racing this change has either committed and is counted, or waits for
+    this transaction and then re-checks against the new capacity. The schedule fields
+    (``SLOT_SCHEDULE_FIELDS``) are refused once the slot has any booking, whatever its status.
+    Writes nothing when ``changes`` is empty or when it refuses.
+
+    Raises ``ValueError`` with a message fit to show an official.
+    """
+    if "booked" in changes:
+        raise ValueError("Booked places change only through bookings.")
+    if not changes:
+        return
+    try:
+        with transaction.atomic():
+            slot = Slot.objects.select_for_update().filter(pk=slot_id).first()
+            if slot is None:
+                raise ValueError("The slot no longer exists.")
+            if changes.keys() & set(SLOT_SCHEDULE_FIELDS) and slot.bookings.exists():
+                raise ValueError(
+                    "The slot has bookings, so its clinic, campaign, date and start time "
+                    "can no longer change."
+                )
+            for name, value in changes.items():
+                setattr(slot, name, value)
+            try:
+                slot.clean()  # capacity against the places booked, read under the lock
+            except ValidationError as refused:
+                raise ValueError(" ".join(refused.messages)) from refused
+            slot.save(update_fields=list(changes))
+    except IntegrityError as conflict:
+        # The checks above cover this row's own constraints; what is left is a change made
+        # meanwhile elsewhere, such as another slot created at the same clinic, campaign, day
+        # and time.
+        raise ValueError(
+            "The change conflicts with another one made at the same time "
+            "(for example a slot at the same clinic, campaign, day and time); nothing was changed."
+        ) from conflict

@@ -1,10 +1,21 @@
-from datetime import date
+import threading
+import time as clock
+from datetime import date, time
 
 import pytest
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.db.models import F
 from django.urls import reverse
 
+from bookings.models import Booking
+from bookings.tests.factories import BookingFactory
 from campaigns.tests.factories import CampaignFactory
+from clinics import admin as clinics_admin
+from clinics.admin import SlotAdmin
 from clinics.models import Slot
 from clinics.tests.factories import ClinicFactory, SlotFactory, UserFactory
 
@@ -86,6 +97,11 @@ def test_generates_the_slots_and_says_how_many(admin_client):
         ({"day_ends": "08:00"}, "end after it starts"),
         ({"first_day": "not a date"}, "Enter a valid date."),
         ({"interval_minutes": ""}, "This field is required."),
+        # Too big for the database: a form error, not a 500 (DataError, OverflowError).
+        ({"capacity": "99999999999"}, "at most 10000 people"),
+        ({"capacity": "10001"}, "at most 10000 people"),
+        ({"interval_minutes": "10000000000"}, "at most 1440 minutes"),
+        ({"interval_minutes": "1441"}, "at most 1440 minutes"),
     ],
 )
 def test_bad_input_shows_the_form_again_with_the_error(admin_client, overrides, error):
@@ -160,3 +176,253 @@ def test_slots_can_be_found_by_clinic_code(admin_client):
     response = admin_client.get(reverse("admin:clinics_slot_changelist"), {"q": "busan-07"})
 
     assert list(response.context["cl"].result_list) == [wanted]
+
+
+def _slot_page(slot: Slot) -> str:
+    return reverse("admin:clinics_slot_change", args=[slot.pk])
+
+
+def _slot_form(slot: Slot, **overrides) -> dict:
+    """What the slot page posts when the official changes only ``overrides``."""
+    data = {
+        "clinic": slot.clinic_id,
+        "campaign": slot.campaign_id,
+        "date": slot.date.isoformat(),
+        "start_time": slot.start_time.strftime("%H:%M:%S"),
+        "capacity": str(slot.capacity),
+    }
+    data.update(overrides)
+    return data
+
+
+def _confirm_one(slot_id: int) -> int:
+    """Take a place the way confirm_booking does; returns the rows updated (0: full)."""
+    return Slot.objects.filter(pk=slot_id, booked__lt=F("capacity")).update(booked=F("booked") + 1)
+
+
+def _without_the_protection(monkeypatch) -> None:
+    """The slot page as it was: stale booked in the form, the whole row saved."""
+    monkeypatch.setattr(SlotAdmin, "form", forms.ModelForm)
+    monkeypatch.setattr(SlotAdmin, "save_model", admin.ModelAdmin.save_model)
+
+
+@pytest.fixture
+def confirmation_after_the_admin_reads(monkeypatch):
+    """A worker confirms a booking just after the admin loaded the slot for a POST.
+
+    Deterministic: it runs in the request's own transaction, between the read that fills the
+    form and the write.
+    """
+    read = SlotAdmin.get_object
+
+    def get_object(self, request, object_id, from_field=None):
+        slot = read(self, request, object_id, from_field)
+        if request.method == "POST":
+            assert _confirm_one(slot.pk) == 1
+        return slot
+
+    monkeypatch.setattr(SlotAdmin, "get_object", get_object)
+
+
+def test_a_confirmation_made_while_the_page_was_open_is_kept(admin_client):
+    slot = SlotFactory(capacity=6, booked=4)
+    data = _slot_form(slot)
+    admin_client.get(_slot_page(slot))
+    assert _confirm_one(slot.pk) == 1
+
+    response = admin_client.post(_slot_page(slot), {**data, "capacity": "8"})
+
+    assert response.status_code == 302
+    slot.refresh_from_db()
+    assert (slot.capacity, slot.booked) == (8, 5)
+
+
+def test_a_confirmation_between_the_admins_read_and_its_write_is_kept(
+    admin_client, confirmation_after_the_admin_reads
+):
+    slot = SlotFactory(capacity=6, booked=4)
+
+    response = admin_client.post(_slot_page(slot), _slot_form(slot, capacity="8"))
+
+    assert response.status_code == 302
+    slot.refresh_from_db()
+    assert (slot.capacity, slot.booked) == (8, 5)
+
+
+def test_control_saving_the_whole_row_loses_that_confirmation(
+    admin_client, confirmation_after_the_admin_reads, monkeypatch
+):
+    _without_the_protection(monkeypatch)
+    slot = SlotFactory(capacity=6, booked=4)
+
+    admin_client.post(_slot_page(slot), _slot_form(slot, capacity="8"))
+
+    slot.refresh_from_db()
+    assert (slot.capacity, slot.booked) == (8, 4), "the fifth place was given but not counted"
+
+
+def test_capacity_below_a_place_booked_meanwhile_is_refused_and_nothing_changes(
+    admin_client, confirmation_after_the_admin_reads
+):
+    slot = SlotFactory(capacity=6, booked=4)
+
+    # Fine for the 4 places the official saw, not for the 5 booked by the time it is saved.
+    response = admin_client.post(_slot_page(slot), _slot_form(slot, capacity="4"))
+
+    assert response.status_code == 200
+    assert "5 places are already booked" in response.content.decode()
+    slot.refresh_from_db()
+    assert (slot.capacity, slot.booked) == (6, 5)
+
+
+def _post_while_a_worker_confirms(client, monkeypatch, slot: Slot, data: dict) -> int:
+    """POST the slot page while a worker, on its own connection, confirms a booking.
+
+    The worker starts when the admin is about to save and is let to run until it is blocked
+    on a lock or done. Returns the rows its conditional UPDATE changed.
+    """
+    save = SlotAdmin.save_model
+    updated = []
+
+    def confirm() -> None:
+        try:
+            updated.append(_confirm_one(slot.pk))
+        finally:
+            connection.close()  # the thread's own connection
+
+    worker = threading.Thread(target=confirm)
+
+    def save_model(self, request, obj, form, change):
+        worker.start()
+        deadline = clock.monotonic() + 10
+        while worker.is_alive() and not _someone_waits_for_a_lock():
+            assert clock.monotonic() < deadline, "the worker neither finished nor waited"
+            clock.sleep(0.01)
+        save(self, request, obj, form, change)
+
+    monkeypatch.setattr(SlotAdmin, "save_model", save_model)
+    response = client.post(_slot_page(slot), data)
+    assert response.status_code == 302
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    return updated[0]
+
+
+def _someone_waits_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_confirmation_racing_a_lower_capacity_waits_and_then_finds_the_slot_full(
+    admin_client, monkeypatch
+):
+    slot = SlotFactory(capacity=6, booked=5)
+
+    updated = _post_while_a_worker_confirms(
+        admin_client, monkeypatch, slot, _slot_form(slot, capacity="5")
+    )
+
+    assert updated == 0
+    slot.refresh_from_db()
+    assert (slot.capacity, slot.booked) == (5, 5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_control_without_the_lock_the_racing_confirmation_is_lost(admin_client, monkeypatch):
+    _without_the_protection(monkeypatch)
+    slot = SlotFactory(capacity=6, booked=5)
+
+    updated = _post_while_a_worker_confirms(
+        admin_client, monkeypatch, slot, _slot_form(slot, capacity="5")
+    )
+
+    assert updated == 1, "the worker gave the sixth place"
+    slot.refresh_from_db()
+    assert (slot.capacity, slot.booked) == (5, 5), "and the admin's save erased it"
+
+
+SCHEDULE = ["clinic", "campaign", "date", "start_time"]
+
+
+def _moved() -> dict:
+    return {
+        "clinic": ClinicFactory().pk,
+        "campaign": CampaignFactory().pk,
+        "date": "2031-01-02",
+        "start_time": "15:30:00",
+    }
+
+
+def test_a_slot_without_bookings_can_be_moved(admin_client):
+    slot = SlotFactory(capacity=6)
+    moved = _moved()
+
+    response = admin_client.post(_slot_page(slot), _slot_form(slot, **moved))
+
+    assert response.status_code == 302
+    slot.refresh_from_db()
+    assert (slot.clinic_id, slot.campaign_id) == (moved["clinic"], moved["campaign"])
+    assert (slot.date, slot.start_time) == (date(2031, 1, 2), time(15, 30))
+
+
+@pytest.mark.parametrize("status", [Booking.Status.CONFIRMED, Booking.Status.CANCELLED])
+def test_a_slot_with_bookings_cannot_be_moved_but_its_capacity_can_change(admin_client, status):
+    slot = SlotFactory(capacity=6, date=date(2030, 5, 1), start_time=time(9, 0))
+    BookingFactory(slot=slot, status=status, code="ABCD2345")
+    before = (slot.clinic_id, slot.campaign_id, slot.date, slot.start_time)
+
+    page = admin_client.get(_slot_page(slot))
+    response = admin_client.post(_slot_page(slot), _slot_form(slot, **_moved(), capacity="8"))
+
+    assert set(SCHEDULE) <= set(page.context["adminform"].readonly_fields)
+    html = page.content.decode()
+    assert not any(f'name="{field}"' in html for field in SCHEDULE)
+    assert response.status_code == 302
+    slot.refresh_from_db()
+    assert (slot.clinic_id, slot.campaign_id, slot.date, slot.start_time) == before
+    assert slot.capacity == 8
+
+
+def _book(slot: Slot) -> None:
+    BookingFactory(slot=slot)
+
+
+def _take_the_new_time(slot: Slot) -> None:
+    SlotFactory(
+        clinic=slot.clinic, campaign=slot.campaign, date=date(2031, 1, 2), start_time=time(9, 0)
+    )
+
+
+@pytest.mark.parametrize(
+    ("meanwhile", "error"),
+    [
+        (_book, "The slot has bookings, so its clinic, campaign, date and start time"),
+        (_take_the_new_time, "conflicts with another one made at the same time"),
+    ],
+)
+def test_a_change_refused_at_save_time_says_so_and_changes_nothing(
+    admin_client, monkeypatch, meanwhile, error
+):
+    slot = SlotFactory(capacity=6, date=date(2030, 5, 1), start_time=time(9, 0))
+    change_slot = clinics_admin.change_slot
+
+    def change_slot_after_the_race(slot_id, *, changes):
+        # After the form was validated: the page still offered the date, the new time was free.
+        meanwhile(slot)
+        change_slot(slot_id, changes=changes)
+
+    monkeypatch.setattr(clinics_admin, "change_slot", change_slot_after_the_race)
+
+    response = admin_client.post(
+        _slot_page(slot), _slot_form(slot, date="2031-01-02", capacity="8"), follow=True
+    )
+
+    assert response.redirect_chain == [(_slot_page(slot), 302)]
+    html = response.content.decode()
+    assert "The slot was not changed." in html and error in html
+    assert "was changed successfully" not in html
+    slot.refresh_from_db()
+    assert (slot.date, slot.capacity) == (date(2030, 5, 1), 6)
+    assert not LogEntry.objects.exists()

@@ -105,6 +105,10 @@ def test_a_whole_year_is_allowed():
         ({"day_ends": time(9, 0)}, "end after it starts"),
         ({"day_ends": time(8, 0)}, "end after it starts"),
         ({"first_day": date(2030, 1, 1), "last_day": date(2031, 1, 2)}, "At most 366 days"),
+        ({"interval_minutes": 1441}, "at most 1440 minutes"),
+        ({"interval_minutes": 10_000_000_000}, "at most 1440 minutes"),
+        ({"capacity": 10_001}, "at most 10000 people"),
+        ({"capacity": 99_999_999_999}, "at most 10000 people"),
     ],
 )
 def test_refuses_input_that_makes_no_sense(overrides, message):
@@ -112,3 +116,16 @@ def test_refuses_input_that_makes_no_sense(overrides, message):
         _generate(clinics=[ClinicFactory()], campaign=CampaignFactory(), **overrides)
 
     assert not Slot.objects.exists()
+
+
+def test_the_largest_capacity_and_interval_are_allowed():
+    created = _generate(
+        clinics=[ClinicFactory()],
+        campaign=CampaignFactory(),
+        last_day=date(2030, 5, 1),
+        interval_minutes=1440,
+        capacity=10_000,
+    )
+
+    assert created == 1
+    assert Slot.objects.get().capacity == 10_000

@@ -1,8 +1,16 @@
+from itertools import islice
+
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 
 from bookings.models import Booking
+from bookings.selectors import suspicious_bookings
+
+INTEGRITY_REPORT_LIMIT = 500
 
 
 @admin.register(Booking)
@@ -40,8 +48,33 @@ class BookingAdmin(admin.ModelAdmin):
         "requested_at",
         "decided_at",
         "cancelled_at",
+        "admission_pass",
+        "waiting_room_required",
     ]
     readonly_fields = fields
+    change_list_template = "admin/bookings/booking/change_list.html"
+
+    def get_urls(self):
+        report = self.admin_site.admin_view(self.integrity_report)
+        return [
+            path("integrity/", report, name="bookings_booking_integrity"),
+            *super().get_urls(),
+        ]
+
+    def integrity_report(self, request: HttpRequest) -> HttpResponse:
+        """Bookings requested outside the person's window, or without an admission pass while
+        the waiting room was on. It should always be empty."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        rows = list(islice(suspicious_bookings(), INTEGRITY_REPORT_LIMIT))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Booking integrity report",
+            "opts": self.model._meta,
+            "rows": rows,
+            "limit": INTEGRITY_REPORT_LIMIT,
+        }
+        return TemplateResponse(request, "admin/bookings/booking/integrity.html", context)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Booking], search_term: str

@@ -1,5 +1,8 @@
+from collections.abc import Iterator
+
 from bookings.identity import Rrn, rrn_hmac
 from bookings.models import Booking
+from campaigns import windows
 from campaigns.models import Campaign
 
 
@@ -27,3 +30,23 @@ def booking_by_public_id(public_id) -> Booking | None:
         .filter(public_id=public_id)
         .first()
     )
+
+
+def suspicious_bookings(campaign: Campaign | None = None) -> Iterator[tuple[Booking, str]]:
+    """Bookings that should not exist: requested when no window covering the person was open,
+    or without an admission pass while the waiting room was on. Should always be empty."""
+    bookings = Booking.objects.select_related("campaign", "slot__clinic").prefetch_related(
+        "campaign__windows"
+    )
+    if campaign is not None:
+        bookings = bookings.filter(campaign=campaign)
+    campaigns: dict[int, Campaign] = {}
+    for booking in bookings.order_by("pk").iterator(chunk_size=2000):
+        # one Campaign object per campaign, so its windows are fetched once
+        the_campaign = campaigns.setdefault(booking.campaign_id, booking.campaign)
+        if not windows.is_open(
+            the_campaign, at=booking.requested_at, birth_date=booking.birth_date
+        ):
+            yield booking, "requested outside the person's booking window"
+        elif booking.waiting_room_required and not booking.admission_pass:
+            yield booking, "no admission pass while the waiting room was on"

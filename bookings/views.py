@@ -170,6 +170,8 @@ def review(request: HttpRequest, campaign: str) -> HttpResponse:
         if already:  # a double submit: show the booking the first submit made
             return redirect("bookings:status", public_id=already)
         return _restart(request, campaign)
+    if refusal := _outside_persons_window(request, flow):
+        return refusal
     slot = (
         Slot.objects.select_related("clinic").filter(pk=flow.slot_id, campaign=the_campaign).first()
     )

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -308,3 +310,38 @@ def test_a_re_shown_form_never_writes_the_registration_number_back(client, slot)
     assert "not in the cohort" in page
     assert "700101" not in page
     assert "no-store" in response["Cache-Control"]
+
+
+def test_an_expired_step_token_goes_back_to_the_entry(client, slot, settings):
+    import time_machine
+    from django.utils import timezone
+
+    review_url = walk_to_review(client, slot, rrn=RRN)
+    later = timezone.now() + timedelta(seconds=settings.VAXBOOK_STEP_TOKEN_MAX_AGE + 1)
+    with time_machine.travel(later, tick=False):
+        response = submit(client, review_url)
+    assert response.status_code == 302
+    assert response["Location"] == reverse(
+        "bookings:start", kwargs={"campaign": slot.campaign.slug}
+    )
+    assert Booking.objects.count() == 0
+
+
+def test_a_token_of_another_campaign_is_refused(client, slot):
+    other = SlotFactory(capacity=3)
+    review_url = walk_to_review(client, slot, rrn=RRN)
+    foreign = reverse("bookings:review", kwargs={"campaign": other.campaign.slug})
+    response = client.post(foreign, {"t": token_of(review_url)})
+    assert response.status_code == 302
+    assert response["Location"] == reverse(
+        "bookings:start", kwargs={"campaign": other.campaign.slug}
+    )
+    assert Booking.objects.count() == 0
+
+
+def test_a_token_of_another_person_in_the_same_session_is_refused(client, slot):
+    first_review = walk_to_review(client, slot, rrn=RRN)
+    walk_to_review(client, slot, rrn="630303-2345678")  # the session now books someone else
+    response = submit(client, first_review)
+    assert response.status_code == 302
+    assert Booking.objects.count() == 0

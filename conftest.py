@@ -2,6 +2,9 @@
 
 import os
 import socket
+import subprocess
+import sys
+import tempfile
 from urllib.parse import urlparse
 
 import pytest
@@ -51,3 +54,43 @@ def _fresh_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture
+def start_worker():
+    """Starts real Celery worker processes on the test database and the real Redis broker
+    (call it with extra environment variables if needed); they are stopped after the test."""
+    from django.conf import settings
+    from django.db import connection
+
+    from vaxbook.celery import app
+
+    app.control.purge()
+    processes = []
+
+    def start(**extra_env: str) -> subprocess.Popen:
+        base = settings.DATABASE_URL.rsplit("/", 1)[0]
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"{base}/{connection.settings_dict['NAME']}",
+            "REDIS_URL": settings.REDIS_URL,
+            **extra_env,
+        }
+        command = [sys.executable, "-m", "celery", "-A", "vaxbook", "worker", "--pool=solo"]
+        command += ["--without-gossip", "--without-mingle", "--loglevel=INFO"]
+        # A file, not a pipe: an unread pipe fills up and stalls a chatty worker.
+        log = tempfile.NamedTemporaryFile(prefix="vaxbook-worker-", suffix=".log", delete=False)
+        process = subprocess.Popen(
+            command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        process.log_path = log.name
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

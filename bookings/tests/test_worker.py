@@ -1,62 +1,16 @@
 """End to end with a real Celery worker process on the real Redis broker: a citizen submits,
 the worker confirms, the status page shows the booking code."""
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.test import Client
 
 from bookings.models import Booking
 from bookings.tests.flow import submit, walk_to_review
 from clinics.tests.factories import SlotFactory
-from vaxbook.celery import app
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ROOT = Path(settings.BASE_DIR)
-
-
-@pytest.fixture
-def start_worker():
-    """Starts a worker process on the test database; stopped after the test."""
-    app.control.purge()
-    processes = []
-
-    def start():
-        env = {
-            **os.environ,
-            "DATABASE_URL": settings.DATABASE_URL.rsplit("/", 1)[0]
-            + "/"
-            + connection.settings_dict["NAME"],
-            "REDIS_URL": settings.REDIS_URL,
-        }
-        command = [sys.executable, "-m", "celery", "-A", "vaxbook", "worker", "--pool=solo"]
-        command += ["--without-gossip", "--without-mingle", "--loglevel=INFO"]
-        processes.append(
-            subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
-        return processes[-1]
-
-    yield start
-    for process in processes:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def _wait_until_decided(booking_id: int, process, deadline_s: float = 60) -> Booking:
@@ -66,7 +20,7 @@ def _wait_until_decided(booking_id: int, process, deadline_s: float = 60) -> Boo
         booking = Booking.objects.get(pk=booking_id)
         if booking.status != Booking.Status.PENDING:
             return booking
-        assert process.poll() is None, process.stdout.read()
+        assert process.poll() is None, open(process.log_path).read()[-3000:]
         time.sleep(0.2)
     pytest.fail("the worker did not decide the booking")
 

@@ -1,0 +1,180 @@
+"""In a real browser (Debian's Chromium, driven by Playwright) against a live server, with a
+real Celery worker: the waiting room, the booking path, and the back door that stays shut.
+
+Screenshots of every page land in ``test-artifacts/browser/`` (not committed).
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from bookings.models import Booking
+from campaigns import services, waiting_room
+from campaigns.models import BookingWindow
+from campaigns.tests.factories import CampaignFactory
+from campaigns.windows import format_kst
+from clinics.tests.factories import ClinicFactory, SlotFactory
+
+from playwright import sync_api as playwright  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "browser"
+FORM_FIELDS = "input[name=rrn], input[name=slot], input[name=name]"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # still synchronous and safe (the documented pytest-playwright set-up).
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield chromium
+        chromium.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 420, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture(autouse=True)
+def _quick_queue(settings):
+    settings.VAXBOOK_QUEUE_DRAW_GRACE = 1
+    settings.VAXBOOK_QUEUE_POLL_SECONDS = 1
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_a_citizen_waits_for_the_opening_is_admitted_and_books_for_a_parent(
+    live_server, page, start_worker
+):
+    opening = timezone.now() + timedelta(seconds=6)
+    campaign = CampaignFactory(
+        name="Cohort 55-59", opens_at=opening, closes_at=opening + timedelta(hours=2)
+    )
+    services.configure_waiting_room(campaign, enabled=True, per_minute=6000)
+    clinic = ClinicFactory(name="Jongno-gu Health Center", region="Seoul")
+    slot = SlotFactory(campaign=campaign, clinic=clinic, capacity=5)
+    start_worker(VAXBOOK_QUEUE_DRAW_GRACE="1")
+
+    page.goto(live_server.url + reverse("bookings:start", kwargs={"campaign": campaign.slug}))
+    assert "/queue/" in page.url
+    playwright.expect(page.get_by_text("Booking opens at")).to_be_visible()
+    assert page.locator(FORM_FIELDS).count() == 0
+    shot(page, "1-1-before-opening")
+
+    # The page polls by itself: drawn at the opening, admitted, then on to step 1.
+    page.wait_for_url(f"**/book/{campaign.slug}/", timeout=45_000)
+    assert timezone.now() >= opening
+    shot(page, "1-2-identify")
+    page.fill("#id_name", "김순자")
+    page.fill("#id_rrn", "620714-2234567")
+    page.fill("#id_phone", "010-2345-6789")
+    page.click("button[type=submit]")
+
+    page.click("text=Seoul")
+    page.click("text=Jongno-gu Health Center")
+    page.click(f"text={slot.date:%a %-d %b %Y}")
+    shot(page, "1-3-choose")
+    page.check("input[name=slot]")
+    page.click("form.card button[type=submit]")
+    playwright.expect(page.get_by_text("620714-2******")).to_be_visible()
+    shot(page, "1-4-review")
+    page.click("text=Book this time")
+
+    playwright.expect(page.get_by_text("Booking confirmed")).to_be_visible(timeout=45_000)
+    booking = Booking.objects.get()
+    assert booking.status == Booking.Status.CONFIRMED and booking.admission_pass
+    playwright.expect(page.locator("#booking-code")).to_have_text(booking.code)
+    assert "2234567" not in page.content()
+    shot(page, "1-5-confirmed")
+
+
+def test_a_direct_link_to_step_two_never_shows_a_form(live_server, page):
+    scheduled = CampaignFactory(opens_at=timezone.now() + timedelta(hours=1))
+    services.configure_waiting_room(scheduled, enabled=True, per_minute=60)
+    step_two = reverse("bookings:choose", kwargs={"campaign": scheduled.slug}) + "?t=copied"
+
+    page.goto(live_server.url + step_two)  # pasted before the opening
+    assert "/queue/" in page.url
+    playwright.expect(page.get_by_text("Booking opens at")).to_be_visible()
+    assert page.locator(FORM_FIELDS).count() == 0
+    shot(page, "2-1-deep-link-before-opening")
+
+    running = CampaignFactory(opens_at=timezone.now() - timedelta(minutes=5))
+    services.configure_waiting_room(running, enabled=True, per_minute=1)
+    config = waiting_room.config_for(running.slug)
+    for _ in range(5):  # people already waiting
+        waiting_room.issue_ticket(config, now=timezone.now().timestamp())
+    step_two = reverse("bookings:choose", kwargs={"campaign": running.slug}) + "?t=copied"
+    page.goto(live_server.url + step_two)  # after the opening, without a pass
+    assert "/queue/" in page.url
+    playwright.expect(page.get_by_text("You are in the queue")).to_be_visible()
+    playwright.expect(page.locator("#queue-position")).to_have_text("6")
+    assert page.locator(FORM_FIELDS).count() == 0
+    shot(page, "2-2-deep-link-without-pass")
+
+    closed = CampaignFactory(
+        opens_at=timezone.now() - timedelta(days=8), closes_at=timezone.now() - timedelta(days=1)
+    )
+    response = page.goto(
+        live_server.url + reverse("bookings:choose", kwargs={"campaign": closed.slug})
+    )
+    assert response.status == 403
+    playwright.expect(page.get_by_text("Booking is closed")).to_be_visible()
+    assert page.locator(FORM_FIELDS).count() == 0
+    shot(page, "2-3-deep-link-after-close")
+    assert Booking.objects.count() == 0
+
+
+def test_a_person_whose_staggered_window_is_tomorrow_is_told_so(live_server, page):
+    now = timezone.now()
+    campaign = CampaignFactory(opens_at=now - timedelta(hours=1), closes_at=now + timedelta(days=3))
+    BookingWindow.objects.create(
+        campaign=campaign,
+        label="Ending in 9",
+        birth_day_last_digit=9,
+        opens_at=now - timedelta(hours=1),
+        closes_at=now + timedelta(hours=3),
+    )
+    tomorrow = BookingWindow.objects.create(
+        campaign=campaign,
+        label="Ending in 0",
+        birth_day_last_digit=0,
+        opens_at=now + timedelta(days=1),
+        closes_at=now + timedelta(days=1, hours=3),
+    )
+    page.goto(live_server.url + reverse("bookings:start", kwargs={"campaign": campaign.slug}))
+    page.fill("#id_name", "Park Younghee")
+    page.fill("#id_rrn", "6207102234567")
+    page.fill("#id_phone", "01034567890")
+    page.click("button[type=submit]")
+    playwright.expect(page.get_by_text("birth dates ending in 0")).to_be_visible()
+    playwright.expect(page.get_by_text(format_kst(tomorrow.opens_at), exact=False)).to_be_visible()
+    assert page.locator("input[name=slot]").count() == 0
+    shot(page, "3-1-window-tomorrow")
+    assert Booking.objects.count() == 0

@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from playwright import sync_api as playwright  # noqa: E402
 
 from bookings.models import Booking
 from campaigns import services, waiting_room
@@ -19,8 +20,6 @@ from campaigns.models import BookingWindow
 from campaigns.tests.factories import CampaignFactory
 from campaigns.windows import format_kst
 from clinics.tests.factories import ClinicFactory, SlotFactory
-
-from playwright import sync_api as playwright  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

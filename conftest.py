@@ -79,11 +79,12 @@ def start_worker():
         command = [sys.executable, "-m", "celery", "-A", "vaxbook", "worker", "--pool=solo"]
         command += ["--without-gossip", "--without-mingle", "--loglevel=INFO"]
         # A file, not a pipe: an unread pipe fills up and stalls a chatty worker.
-        log = tempfile.NamedTemporaryFile(prefix="vaxbook-worker-", suffix=".log", delete=False)
-        process = subprocess.Popen(
-            command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+        log_fd, log_path = tempfile.mkstemp(prefix="vaxbook-worker-", suffix=".log")
+        process = subprocess.Popen(  # noqa: S603 - our own worker command, no outside input
+            command, cwd=settings.BASE_DIR, env=env, stdout=log_fd, stderr=subprocess.STDOUT
         )
-        process.log_path = log.name
+        os.close(log_fd)
+        process.log_path = log_path
         processes.append(process)
         return process
 

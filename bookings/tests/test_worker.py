@@ -2,6 +2,7 @@
 the worker confirms, the status page shows the booking code."""
 
 import time
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -20,7 +21,7 @@ def _wait_until_decided(booking_id: int, process, deadline_s: float = 60) -> Boo
         booking = Booking.objects.get(pk=booking_id)
         if booking.status != Booking.Status.PENDING:
             return booking
-        assert process.poll() is None, open(process.log_path).read()[-3000:]
+        assert process.poll() is None, Path(process.log_path).read_text()[-3000:]
         time.sleep(0.2)
     pytest.fail("the worker did not decide the booking")
 

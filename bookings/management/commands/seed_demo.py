@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from bookings.models import Booking
 from campaigns.models import Campaign
+from campaigns.services import configure_waiting_room
 from campaigns.windows import KST, format_kst
 from clinics.models import Clinic, Slot, StaffMembership
 from clinics.services import generate_slots
@@ -172,7 +173,7 @@ def _campaigns(now: datetime) -> list[Campaign]:
             "closes_at": now - timedelta(hours=1) + timedelta(days=7),
         },
     )
-    opens_tomorrow, _ = Campaign.objects.get_or_create(
+    opens_tomorrow, created = Campaign.objects.get_or_create(
         slug="cohort-50-54",
         defaults={
             "name": "Cohort 50-54 (born 1967-1971)",
@@ -183,6 +184,8 @@ def _campaigns(now: datetime) -> list[Campaign]:
             "closes_at": second_opens + timedelta(days=7),
         },
     )
+    if created:  # the opening night: people wait in the waiting room until 20:00 KST
+        opens_tomorrow = configure_waiting_room(opens_tomorrow, enabled=True, per_minute=300)
     return [open_now, opens_tomorrow]
 
 

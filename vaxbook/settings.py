@@ -38,6 +38,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "vaxbook.middleware.StaffSessionExpiry",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -154,6 +155,16 @@ VAXBOOK_QUEUE_DRAW_GRACE = float(config.get_setting("VAXBOOK_QUEUE_DRAW_GRACE", 
 VAXBOOK_QUEUE_POLL_SECONDS = int(config.get_setting("VAXBOOK_QUEUE_POLL_SECONDS", "2"))
 SESSION_COOKIE_SECURE = config.is_production()
 CSRF_COOKIE_SECURE = config.is_production()
+
+# Abuse limits (bookings.throttle): attempts per window, per client address and per person.
+VAXBOOK_THROTTLE_WINDOW_SECONDS = int(config.get_setting("VAXBOOK_THROTTLE_WINDOW_SECONDS", "600"))
+VAXBOOK_THROTTLE_PER_ADDRESS = int(config.get_setting("VAXBOOK_THROTTLE_PER_ADDRESS", "30"))
+VAXBOOK_THROTTLE_PER_PERSON = int(config.get_setting("VAXBOOK_THROTTLE_PER_PERSON", "10"))
+VAXBOOK_ADMIN_LOGIN_FAILURES = int(config.get_setting("VAXBOOK_ADMIN_LOGIN_FAILURES", "5"))
+# Staff sessions end after this many seconds without a request.
+VAXBOOK_STAFF_SESSION_IDLE_SECONDS = int(
+    config.get_setting("VAXBOOK_STAFF_SESSION_IDLE_SECONDS", "1800")
+)
 
 LOGGING = {
     "version": 1,

@@ -3,7 +3,17 @@
 This module is the only place that sees an RRN in clear. It parses and normalises it, derives
 the birth date, and turns it into what may be kept: a keyed HMAC for matching, a Fernet
 ciphertext (authenticated encryption) and the masked form people read (``620714-1******``).
-Error messages never repeat the number.
+Error messages and ``repr`` never repeat the number.
+
+The format: ``YYMMDD-GNNNNNN``. The 7th digit G gives the century and sex (1/2: 1900s, 3/4:
+2000s, 9/0: 1800s; 5/6 and 7/8 are foreign residents born in the 1900s and 2000s; odd is male,
+even female).
+
+Check-digit policy: **never block, never warn.** The 13th digit used to be a checksum of the
+other twelve, but numbers issued since October 2020 end in random digits, and people re-issued
+a number since then (any age) have one too, so the rule does not *certainly* apply to anybody.
+A false "invalid number" would turn away a real person on the night of the opening; a made-up
+number gains nothing, because the booking is checked at the clinic against the person's ID.
 """
 
 import hashlib
@@ -52,6 +62,14 @@ class Rrn:
     @property
     def birth_date(self) -> date:
         return _birth_date(self.digits)
+
+    @property
+    def sex(self) -> str:
+        return "male" if int(self.gender_digit) % 2 == 1 else "female"
+
+    @property
+    def is_foreign_resident(self) -> bool:
+        return self.gender_digit in "5678"
 
     @property
     def masked(self) -> str:
@@ -105,7 +123,13 @@ def rrn_hmac(rrn: Rrn) -> str:
 
 @lru_cache(maxsize=4)
 def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    """All keys, newest first: encrypts with the newest, decrypts with any (key rotation)."""
     return MultiFernet([Fernet(k.encode()) for k in keys])
+
+
+@lru_cache(maxsize=4)
+def _newest(key: str) -> Fernet:
+    return Fernet(key.encode())
 
 
 def encrypt_rrn(rrn: Rrn) -> str:
@@ -118,6 +142,22 @@ def decrypt_rrn(token: str) -> Rrn:
     except InvalidToken:
         raise IdentityError("The stored registration number cannot be decrypted.") from None
     return Rrn(digits)
+
+
+def is_encrypted_with_newest_key(token: str) -> bool:
+    try:
+        _newest(settings.VAXBOOK_PII_KEYS[0]).decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
+def reencrypt(token: str) -> str:
+    """The same number encrypted with the newest key (raises IdentityError if no key fits)."""
+    try:
+        return _fernet(tuple(settings.VAXBOOK_PII_KEYS)).rotate(token.encode()).decode()
+    except InvalidToken:
+        raise IdentityError("The stored registration number cannot be decrypted.") from None
 
 
 def normalise_phone(raw: str) -> str:

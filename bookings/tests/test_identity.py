@@ -125,3 +125,36 @@ def test_names_are_trimmed_and_bounded():
         normalise_name("가" * 200)
     with pytest.raises(IdentityError):
         normalise_name("Kim\x00Minsu")
+
+
+@pytest.mark.parametrize(
+    ("raw", "sex", "foreign"),
+    [
+        ("620714-1234567", "male", False),
+        ("620714-2234567", "female", False),
+        ("050301-3234567", "male", False),
+        ("050301-4234567", "female", False),
+        ("620714-5234567", "male", True),
+        ("620714-6234567", "female", True),
+        ("050301-7234567", "male", True),
+        ("050301-8234567", "female", True),
+    ],
+)
+def test_sex_and_foreign_residents_come_from_the_seventh_digit(raw, sex, foreign):
+    rrn = parse_rrn(raw)
+    assert rrn.sex == sex
+    assert rrn.is_foreign_resident is foreign
+
+
+def _legacy_check_digit(first_twelve: str) -> int:
+    total = sum(int(d) * w for d, w in zip(first_twelve, [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5]))
+    return (11 - total % 11) % 10
+
+
+def test_the_old_check_digit_never_blocks_a_number():
+    # Numbers issued since October 2020 end in random digits: both must be accepted.
+    twelve = "620714123456"
+    good = twelve + str(_legacy_check_digit(twelve))
+    bad = twelve + str((_legacy_check_digit(twelve) + 1) % 10)
+    assert parse_rrn(good).digits == good
+    assert parse_rrn(bad).digits == bad

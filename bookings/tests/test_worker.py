@@ -47,3 +47,6 @@ def test_submit_then_the_worker_confirms_one_and_rejects_the_other(start_worker)
     assert "Booking confirmed" in page and early.code in page
     page = second.get(second_status).content.decode()
     assert "This time filled up" in page and "11:00" in page
+    worker_log = Path(worker.log_path).read_text()
+    assert "confirmed" in worker_log  # the worker logs its work...
+    assert "1234567" not in worker_log and "2345678" not in worker_log  # ...never an RRN

@@ -5,9 +5,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bookings import selectors, services
+from bookings import selectors, services, throttle
 from bookings.errors import AlreadyBooked, BookingRefused
-from bookings.identity import Identity, IdentityError, normalise_name, normalise_phone, parse_rrn
+from bookings.identity import (
+    Identity,
+    IdentityError,
+    Rrn,
+    normalise_name,
+    normalise_phone,
+    parse_rrn,
+    rrn_hmac,
+)
 from bookings.models import Booking
 
 
@@ -63,12 +71,35 @@ class BookingStatusSerializer(serializers.ModelSerializer):
         ]
 
 
+def _parsed_rrn(data) -> Rrn | None:
+    raw = data.get("rrn") if isinstance(data, dict) else None
+    try:
+        return parse_rrn(raw) if isinstance(raw, str) else None
+    except IdentityError:
+        return None
+
+
+def _too_many(wait: int) -> Response:
+    return Response(
+        {"detail": f"Too many tries. Try again in {wait} seconds.", "retry_after": wait},
+        status=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(wait)},
+    )
+
+
 class BookingCreateView(APIView):
     """POST /api/campaigns/<campaign>/bookings/: 202 with a pending booking to follow."""
 
     def post(self, request: Request, campaign: str) -> Response:
+        if wait := throttle.per_address("identify").hit(throttle.client_address(request)):
+            return _too_many(wait)
         serializer = BookingRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        valid = serializer.is_valid()
+        rrn = _parsed_rrn(request.data)
+        if rrn is not None and (wait := throttle.per_person("identify").hit(rrn_hmac(rrn))):
+            return _too_many(wait)  # every try for a person counts, valid or not
+        if not valid:
+            return Response(serializer.errors, status=status.HTTP_400_BAD_REQUEST)
         data = serializer.validated_data
         identity = Identity(name=data["name"], rrn=data["rrn"], phone=data["phone"])
         try:

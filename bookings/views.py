@@ -10,10 +10,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from bookings import selectors, services, steps
+from bookings import selectors, services, steps, throttle
 from bookings.errors import BookingRefused, SlotUnavailable
 from bookings.forms import IdentityForm, LookupForm, PlaceQueryForm, SlotChoiceForm
-from bookings.identity import Identity
+from bookings.identity import Identity, rrn_hmac
 from bookings.models import Booking
 from campaigns.windows import (
     WindowState,
@@ -58,8 +58,17 @@ def _url_with_token(name: str, campaign: str, token: str) -> str:
 def start(request: HttpRequest, campaign: str) -> HttpResponse:
     """Step 1: identify the person to vaccinate."""
     the_campaign = request.campaign
+    if request.method == "POST" and (
+        wait := throttle.per_address("identify").hit(throttle.client_address(request))
+    ):
+        return throttle.too_many(request, wait)
     form = IdentityForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    valid = request.method == "POST" and form.is_valid()
+    person = form.cleaned_data.get("rrn") if form.is_bound else None
+    # every try for a person counts, whether or not the rest of the form was right
+    if person and (wait := throttle.per_person("identify").hit(rrn_hmac(person))):
+        return throttle.too_many(request, wait)
+    if valid:
         rrn = form.cleaned_data["rrn"]
         person_state = window_state(the_campaign, birth_date=rrn.birth_date)
         if not the_campaign.covers_birth_date(rrn.birth_date):
@@ -251,8 +260,14 @@ def status(request: HttpRequest, public_id) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def lookup(request: HttpRequest) -> HttpResponse:
     """Deliberately open: find a booking with its code and the registration number."""
+    if request.method == "POST" and (
+        wait := throttle.per_address("lookup").hit(throttle.client_address(request))
+    ):
+        return throttle.too_many(request, wait)
     form = LookupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        if wait := throttle.per_person("lookup").hit(rrn_hmac(form.cleaned_data["rrn"])):
+            return throttle.too_many(request, wait)
         booking = selectors.booking_for_person(
             code=form.cleaned_data["code"], rrn=form.cleaned_data["rrn"]
         )
@@ -267,6 +282,8 @@ def lookup(request: HttpRequest) -> HttpResponse:
 def cancel(request: HttpRequest, public_id) -> HttpResponse:
     """Deliberately open (cancelling frees a place, it never takes one); needs a session that
     made the booking or proved the registration number."""
+    if wait := throttle.per_address("cancel").hit(throttle.client_address(request)):
+        return throttle.too_many(request, wait)
     booking = selectors.booking_by_public_id(public_id)
     if booking is None:
         raise Http404("No such booking.")

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from campaigns import views as campaign_views
+from vaxbook import views as vaxbook_views
 
 urlpatterns = [
     path("", campaign_views.home, name="home"),
@@ -9,5 +10,6 @@ urlpatterns = [
     path("", include("campaigns.urls")),
     path("staff/", include("clinics.urls")),
     path("api/", include("vaxbook.api_urls")),
+    path("admin/login/", vaxbook_views.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
 ]

@@ -147,7 +147,8 @@ def test_sex_and_foreign_residents_come_from_the_seventh_digit(raw, sex, foreign
 
 
 def _legacy_check_digit(first_twelve: str) -> int:
-    total = sum(int(d) * w for d, w in zip(first_twelve, [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5]))
+    weights = [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5]
+    total = sum(int(d) * w for d, w in zip(first_twelve, weights, strict=True))
     return (11 - total % 11) % 10
 
 

@@ -1,0 +1,129 @@
+import pytest
+import time_machine
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from bookings.models import Booking
+from bookings.tests.factories import BookingFactory
+from bookings.tests.flow import identify
+from clinics.tests.factories import SlotFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tight(settings):
+    settings.VAXBOOK_THROTTLE_PER_ADDRESS = 6
+    settings.VAXBOOK_THROTTLE_PER_PERSON = 3
+    settings.VAXBOOK_THROTTLE_WINDOW_SECONDS = 600
+    settings.VAXBOOK_ADMIN_LOGIN_FAILURES = 3
+
+
+def test_too_many_identity_tries_for_one_person_get_a_429_that_says_when(tight):
+    slot = SlotFactory()
+    for n in range(3):  # from three different addresses
+        response = identify(
+            Client(REMOTE_ADDR=f"10.0.0.{n}"), slot.campaign.slug, rrn="620714-1234567", phone="1"
+        )
+        assert response.status_code == 200
+    blocked = identify(
+        Client(REMOTE_ADDR="10.0.0.9"), slot.campaign.slug, rrn="6207141234567", phone="1"
+    )
+    assert blocked.status_code == 429
+    assert "try again after" in blocked.content.decode() and "KST" in blocked.content.decode()
+    assert int(blocked["Retry-After"]) <= 600
+    # another person is not affected
+    assert (
+        identify(
+            Client(REMOTE_ADDR="10.0.0.9"), slot.campaign.slug, rrn="630303-1234567", phone="1"
+        ).status_code
+        == 200
+    )
+
+
+def test_too_many_tries_from_one_address_get_a_429_then_pass_after_the_window(tight):
+    slot = SlotFactory()
+    client = Client(REMOTE_ADDR="10.1.1.1")
+    codes = [
+        identify(client, slot.campaign.slug, rrn=f"6{n}0101-1234567", phone="1").status_code
+        for n in range(2, 9)
+    ]
+    assert codes == [200] * 6 + [429]
+    with time_machine.travel(timezone.now() + timezone.timedelta(seconds=601)):
+        assert (
+            identify(client, slot.campaign.slug, rrn="620101-1234567", phone="1").status_code == 200
+        )
+
+
+def test_lookup_is_limited_and_enumerating_codes_finds_nothing(tight):
+    booking = BookingFactory(code="ABCDEFGH", status=Booking.Status.CONFIRMED)
+    client = Client(REMOTE_ADDR="10.2.2.2")
+    answers = []
+    for code in (
+        "AAAAAAAA",
+        "ABCDEFGA",
+        "ABCDEFGB",
+        "ABCDEFGC",
+        "ABCDEFGD",
+        "ABCDEFGE",
+        "ABCDEFGH",
+    ):
+        response = client.post(reverse("bookings:lookup"), {"code": code, "rrn": "640101-2000001"})
+        answers.append(response.status_code)
+        if response.status_code == 200:
+            assert "No booking matches" in response.content.decode()
+    assert answers[-1] == 429
+    assert booking.code not in client.get("/").content.decode()
+
+
+def test_the_api_is_limited_too(tight):
+    slot = SlotFactory()
+    api = Client(REMOTE_ADDR="10.3.3.3")
+    body = {"name": "Kim", "rrn": "620714-1234567", "phone": "1", "slot": slot.pk}
+    codes = [
+        api.post(
+            f"/api/campaigns/{slot.campaign.slug}/bookings/", body, content_type="application/json"
+        ).status_code
+        for _ in range(4)
+    ]
+    assert codes == [400, 400, 400, 429]
+
+
+def test_admin_login_failures_are_limited(tight, django_user_model):
+    django_user_model.objects.create_superuser("official", password="the-right-password-1")
+    client = Client(REMOTE_ADDR="10.4.4.4")
+    codes = [
+        client.post("/admin/login/", {"username": "official", "password": "wrong"}).status_code
+        for _ in range(4)
+    ]
+    assert codes == [200, 200, 200, 429]
+    # even the right password waits now: guessing does not continue by luck
+    right = client.post(
+        "/admin/login/", {"username": "official", "password": "the-right-password-1"}
+    )
+    assert right.status_code == 429
+    # another user from elsewhere is not blocked
+    other = Client(REMOTE_ADDR="10.4.4.5")
+    django_user_model.objects.create_superuser("other", password="the-right-password-2")
+    assert (
+        other.post(
+            "/admin/login/", {"username": "other", "password": "the-right-password-2"}
+        ).status_code
+        == 302
+    )
+
+
+def test_staff_sessions_expire_after_inactivity(settings, django_user_model):
+    from django.contrib.sessions.models import Session
+
+    settings.VAXBOOK_STAFF_SESSION_IDLE_SECONDS = 60
+    django_user_model.objects.create_superuser("official", password="the-right-password-1")
+    client = Client()
+    client.post("/admin/login/", {"username": "official", "password": "the-right-password-1"})
+    response = client.get("/admin/")
+    assert response.status_code == 200
+    # the browser drops the cookie after a minute without a request, and so does the server
+    assert response.cookies["sessionid"]["max-age"] == 60
+    session = Session.objects.get(session_key=client.session.session_key)
+    assert session.expire_date <= timezone.now() + timezone.timedelta(seconds=61)

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from bookings.audit import AuditEvent, record
 from bookings.models import Booking
 from bookings.selectors import suspicious_bookings
 
@@ -87,6 +88,28 @@ class BookingAdmin(admin.ModelAdmin):
             return queryset, False
         return queryset.filter(code=term), False
 
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        # The page is read-only (no change permission), so opening it is all it does: a page
+        # actually shown to someone is a booking viewed. A missing booking redirects and a
+        # refused one raises, so neither is recorded.
+        response = super().change_view(request, object_id, form_url, extra_context)
+        booking = (getattr(response, "context_data", None) or {}).get("original")
+        if response.status_code == 200 and booking is not None:
+            record(
+                AuditEvent.Action.BOOKING_VIEWED,
+                actor=request.user,
+                obj_type="bookings.booking",
+                obj_id=booking.pk,
+                details={"campaign": booking.campaign.slug},
+            )
+        return response
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -107,3 +130,31 @@ class BookingAdmin(admin.ModelAdmin):
     @admin.display(description="Slot", ordering="slot__date")
     def slot_time(self, booking: Booking) -> str:
         return f"{booking.slot.date:%Y-%m-%d} {booking.slot.start_time:%H:%M}"
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit log, to read: nothing here adds, changes or deletes an event.
+
+    Officials need the ``view_auditevent`` permission. Reading the log is not itself logged.
+    """
+
+    list_display = ["at", "actor_name", "action", "object_label", "details"]
+    list_filter = ["action", "at"]
+    search_fields = ["actor_name", "=object_id"]
+    search_help_text = "Who (user name, in part) or the object's id (exactly)."
+    fields = ["at", "actor", "actor_name", "action", "object_type", "object_id", "details"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False
+
+    @admin.display(description="Object", ordering="object_type")
+    def object_label(self, event: AuditEvent) -> str:
+        return event.object_label

@@ -201,6 +201,32 @@ def cancel_booking(booking_id: int, *, now: datetime | None = None) -> Booking:
     return booking
 
 
+def check_in_booking(booking_id: int, *, by, now: datetime | None = None) -> Booking:
+    """Mark that the person came to the clinic. Only a confirmed booking, only on its day
+    (Korea time); checking in twice changes nothing. The caller checks that ``by`` works at
+    the booking's clinic."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = (
+            Booking.objects.select_for_update(of=("self",))
+            .select_related("slot")
+            .get(pk=booking_id)
+        )
+        if booking.checked_in_at is not None:
+            return booking
+        if booking.status != Booking.Status.CONFIRMED:
+            raise NotCancellable(
+                f"Only a confirmed booking can be checked in; this one is {booking.status}."
+            )
+        if booking.slot.date != timezone.localdate(now):
+            raise NotCancellable(f"This booking is for {booking.slot.date:%Y-%m-%d}, not today.")
+        booking.checked_in_at = now
+        booking.checked_in_by = by
+        booking.save(update_fields=["checked_in_at", "checked_in_by"])
+    logger.info("booking %s checked in", booking.public_id)
+    return booking
+
+
 def sweep_pending_bookings(*, now: datetime | None = None) -> int:
     """Decide every booking pending for longer than the sweep delay (a lost task message).
 

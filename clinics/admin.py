@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
+from bookings.audit import AuditEvent, record
 from campaigns.models import Campaign
 from clinics.models import Clinic, Slot, StaffMembership
 from clinics.services import (
@@ -119,16 +120,18 @@ class SlotForm(forms.ModelForm):
             # lock is held until the change is saved: a confirmation made before it is counted
             # in the booked that Slot.clean compares the capacity with, one made after it waits
             # and then re-checks against the new capacity. change_slot locks and checks again.
+            # The capacity read under the same lock is what a change replaces: the audit log's
+            # old value.
             with transaction.atomic():
-                booked = (
+                locked = (
                     Slot.objects.select_for_update()
                     .filter(pk=self.instance.pk)
-                    .values_list("booked", flat=True)
+                    .values_list("booked", "capacity")
                     .first()
                 )
-            if booked is None:
+            if locked is None:
                 raise ValidationError("This slot has been deleted meanwhile.")
-            self.instance.booked = booked
+            self.instance.booked, self.capacity_before = locked
         return cleaned_data
 
 
@@ -177,6 +180,25 @@ class SlotAdmin(admin.ModelAdmin):
             # Read by log_change and response_change, which the admin calls next regardless.
             request.slot_change_refused = True
             self.message_user(request, f"The slot was not changed. {refused}", messages.ERROR)
+            return
+        old = getattr(form, "capacity_before", form.initial.get("capacity"))
+        if "capacity" in changes and changes["capacity"] != old:
+            # In the admin's transaction, with the slot still locked: the change and its record
+            # are kept together or not at all.
+            record(
+                AuditEvent.Action.SLOT_CAPACITY_CHANGED,
+                actor=request.user,
+                obj_type="clinics.slot",
+                obj_id=obj.pk,
+                details={
+                    "clinic": obj.clinic.code,
+                    "date": obj.date,
+                    "start_time": obj.start_time,
+                    "field": "capacity",
+                    "old": old,
+                    "new": changes["capacity"],
+                },
+            )
 
     def log_change(self, request: HttpRequest, obj: Slot, message: Any):
         if getattr(request, "slot_change_refused", False):

@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from bookings.audit import AuditEvent, record
 from clinics.access import clinics_for, may_export_roster
 from clinics.models import Clinic
 from clinics.rosters import RosterExporter, write_csv
@@ -43,6 +44,13 @@ def roster_csv(request: HttpRequest, code: str) -> HttpResponse:
     exporter = RosterExporter(clinic, day)
     buffer = io.StringIO()
     write_csv(exporter, buffer)
+    record(
+        AuditEvent.Action.ROSTER_EXPORTED,
+        actor=request.user,
+        obj_type="clinics.clinic",
+        obj_id=clinic.pk,
+        details={"clinic": clinic.code, "date": day, "format": "csv"},
+    )
     response = HttpResponse(
         buffer.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8"
     )

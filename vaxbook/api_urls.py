@@ -3,7 +3,7 @@ from django.urls import path
 from bookings.api import BookingCreateView, BookingStatusView
 from campaigns.api import CampaignListView
 from campaigns.windows import booking_window_required
-from clinics.api import AvailabilityView
+from clinics.api import AvailabilityView, CheckInView, RosterView
 
 app_name = "api"
 
@@ -20,4 +20,10 @@ urlpatterns = [
         name="booking-create",
     ),
     path("bookings/<uuid:public_id>/", BookingStatusView.as_view(), name="booking-status"),
+    path("clinics/<slug:code>/roster/", RosterView.as_view(), name="roster"),
+    path(
+        "clinics/<slug:code>/bookings/<str:booking_code>/check-in/",
+        CheckInView.as_view(),
+        name="check-in",
+    ),
 ]

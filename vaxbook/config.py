@@ -69,3 +69,20 @@ def get_mandatory_secret(name: str, *, kind: str = "token") -> str:
         DEV_SECRETS_FILE.write_text(json.dumps(stored, indent=2))
         DEV_SECRETS_FILE.chmod(0o600)
     return stored[name]
+
+
+def get_production_setting(name: str, *, development_default: str, why: str) -> str:
+    """The setting from the environment; in development ``development_default`` when unset.
+
+    For settings whose development default (SQLite, eager Celery, local host names) is wrong
+    in production: there an unset variable is a configuration error raised at start-up, with
+    the name of the variable and ``why`` it matters.
+    """
+    value = get_setting(name)
+    if value:
+        return value
+    if is_production():
+        raise ImproperlyConfigured(
+            f"{name} must be set in the environment when DJANGO_ENV=production: {why}"
+        )
+    return development_default

@@ -3,23 +3,39 @@
 Without ``DATABASE_URL`` and ``REDIS_URL`` this is the embedded default of ``make run``:
 SQLite, an in-memory cache and Celery tasks run eagerly in-process. With them (tests,
 benchmark, production) it is PostgreSQL, Redis as cache and broker, and real workers.
+
+``DJANGO_ENV=production`` refuses to start without its secrets, host names, ``DATABASE_URL``
+and ``REDIS_URL``, and serves over HTTPS only; ``manage.py check --deploy`` reports nothing.
 """
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
 
 from vaxbook import config
 
 BASE_DIR = config.BASE_DIR
+PRODUCTION = config.is_production()
 
-DEBUG = config.get_bool("DJANGO_DEBUG", default=not config.is_production())
+DEBUG = config.get_bool("DJANGO_DEBUG", default=not PRODUCTION)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG must be off when DJANGO_ENV=production: debug pages show settings and "
+        "personal data to anyone."
+    )
 SECRET_KEY = config.get_mandatory_secret("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = [
     h.strip()
-    for h in config.get_setting("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+    for h in config.get_production_setting(
+        "DJANGO_ALLOWED_HOSTS",
+        development_default="127.0.0.1,localhost,testserver",
+        why="the comma-separated host names the site answers to.",
+    ).split(",")
     if h.strip()
 ]
 
 INSTALLED_APPS = [
+    "csp",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -34,6 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -61,11 +78,25 @@ TEMPLATES = [
     },
 ]
 
-DATABASE_URL = config.get_setting("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+DATABASE_URL = config.get_production_setting(
+    "DATABASE_URL",
+    development_default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+    why="PostgreSQL, for example postgres://user@host:5432/vaxbook.",
+)
+if PRODUCTION and DATABASE_URL.startswith("sqlite"):
+    raise ImproperlyConfigured(
+        "DATABASE_URL must point at PostgreSQL when DJANGO_ENV=production, not SQLite: only "
+        "PostgreSQL keeps the capacity and one-booking-per-person guarantees under load."
+    )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = config.get_setting("REDIS_URL")
+REDIS_URL = config.get_production_setting(
+    "REDIS_URL",
+    development_default="",
+    why="Redis is the cache and the Celery broker; without it tasks would run eagerly inside "
+    "the web process.",
+)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -84,6 +115,45 @@ SESSION_COOKIE_AGE = 60 * 60 * 2
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "vaxbook.views.csrf_failure"
+
+# HTTPS. Production is served over HTTPS only; development (`make run`) is plain HTTP.
+# TLS ends at the load balancer, which forwards plain HTTP to gunicorn and says in
+# X-Forwarded-Proto which scheme the client used. Trusting that header is safe only because the
+# load balancer overwrites any X-Forwarded-Proto a client sends and gunicorn is not reachable
+# except through it; in development nothing sets it, so it is not trusted there.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+SECURE_SSL_REDIRECT = PRODUCTION
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+# A year of HSTS, for every subdomain, and eligible for the browsers' preload lists. This is a
+# commitment: once preloaded, the domain and all its subdomains cannot go back to plain HTTP
+# for months, so every subdomain must serve HTTPS before this is deployed.
+SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365 if PRODUCTION else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_HSTS_PRELOAD = PRODUCTION
+# In every mode (they cost nothing on plain HTTP, and the tests see them).
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Content Security Policy (django-csp), in every mode so that development and the tests run
+# under the policy production sends. Scripts: our own files, plus inline <script> tags that
+# carry the per-request nonce (`<script nonce="{{ request.csp_nonce }}">`, the queue page).
+# Styles: 'unsafe-inline' because templates and the admin use inline style attributes (the
+# campaign timeline in the admin, the booking code), which a nonce cannot cover; CSS cannot run
+# script, so this is the cheaper trade-off than moving every style into classes.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -153,12 +223,15 @@ VAXBOOK_PENDING_SWEEP_AFTER = int(config.get_setting("VAXBOOK_PENDING_SWEEP_AFTE
 # the opening instant get in), and the shortest interval at which a queue page polls.
 VAXBOOK_QUEUE_DRAW_GRACE = float(config.get_setting("VAXBOOK_QUEUE_DRAW_GRACE", "3"))
 VAXBOOK_QUEUE_POLL_SECONDS = int(config.get_setting("VAXBOOK_QUEUE_POLL_SECONDS", "2"))
-SESSION_COOKIE_SECURE = config.is_production()
-CSRF_COOKIE_SECURE = config.is_production()
+
+# Retention (bookings.retention, `manage.py purge_personal_data`): this many days after a
+# campaign closes (and the appointment has passed), its bookings lose name, phone and
+# registration number; what statistics need (status, slot, birth year) stays.
+VAXBOOK_RETENTION_DAYS = int(config.get_setting("VAXBOOK_RETENTION_DAYS", "90"))
 
 # Abuse limits (bookings.throttle): attempts per window, per client address and per person.
 VAXBOOK_THROTTLE_WINDOW_SECONDS = int(config.get_setting("VAXBOOK_THROTTLE_WINDOW_SECONDS", "600"))
-VAXBOOK_THROTTLE_PER_ADDRESS = int(config.get_setting("VAXBOOK_THROTTLE_PER_ADDRESS", "30"))
+VAXBOOK_THROTTLE_PER_ADDRESS = int(config.get_setting("VAXBOOK_THROTTLE_PER_ADDRESS", "300"))
 VAXBOOK_THROTTLE_PER_PERSON = int(config.get_setting("VAXBOOK_THROTTLE_PER_PERSON", "10"))
 VAXBOOK_ADMIN_LOGIN_FAILURES = int(config.get_setting("VAXBOOK_ADMIN_LOGIN_FAILURES", "5"))
 # Staff sessions end after this many seconds without a request.

@@ -25,6 +25,8 @@ OPEN_VIEWS = {
     "api:campaigns": "read-only list of campaigns and their windows",
     "api:availability": "read-only places left; a hint, never a write",
     "api:booking-status": "read-only status of one booking",
+    "api:roster": "clinic staff's roster of their own clinic, behind login",
+    "api:check-in": "clinic staff mark an arrival; books nothing, behind login",
     "campaigns:queue": "the waiting room: hands out tickets and passes, shows no booking form",
     "campaigns:queue-status": "the waiting room's poll: a place in the queue, no form",
     "campaigns:draw": "the published draw of the queue, read-only",

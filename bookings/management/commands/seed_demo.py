@@ -10,19 +10,18 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group, Permission
-from django.contrib.contenttypes.models import ContentType
+from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.management.base import BaseCommand, CommandError
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from bookings.models import Booking
 from campaigns.models import Campaign
 from campaigns.services import configure_waiting_room
 from campaigns.windows import KST, format_kst
 from clinics.models import Clinic, Slot, StaffMembership
 from clinics.services import generate_slots
 from vaxbook import config
+from vaxbook.roles import CLINIC_STAFF, MissingPermission, ensure_roles
 
 DEFAULT_LOGINS_FILE = Path(settings.BASE_DIR) / "var" / "demo-logins.txt"
 BASE_URL = "http://127.0.0.1:8000"
@@ -63,18 +62,6 @@ CLINICS = {
 STAFF_CLINIC_CODE = "seoul-01"
 SLOT_DAYS = 14
 
-# What each group may do in the admin, as (model, actions).
-OFFICIAL_PERMISSIONS = [
-    (Campaign, ["add", "change", "view"]),
-    (Clinic, ["add", "change", "view"]),
-    (Slot, ["add", "change", "view"]),
-    (StaffMembership, ["add", "change", "view"]),
-    (Booking, ["view"]),
-]
-# Clinic staff get no admin permission: the admin would show every clinic's bookings. They
-# reach their own clinic's rosters through /staff/, which checks their membership.
-CLINIC_STAFF_PERMISSIONS: list[tuple[type[models.Model], list[str]]] = []
-
 
 class Command(BaseCommand):
     help = "Create demo campaigns, clinics, slots and logins (idempotent) and print the logins."
@@ -94,8 +81,11 @@ class Command(BaseCommand):
         now = timezone.now()
         with transaction.atomic():
             # For officials added in the admin later; the demo admin is a superuser anyway.
-            _group("Officials", OFFICIAL_PERMISSIONS)
-            clinic_staff = _group("Clinic staff", CLINIC_STAFF_PERMISSIONS)
+            try:
+                groups = ensure_roles()
+            except MissingPermission as exc:
+                raise CommandError(str(exc)) from None
+            clinic_staff = groups[CLINIC_STAFF]
             campaigns = _campaigns(now)
             clinics = _clinics()
             today = timezone.localdate(now, KST)
@@ -139,23 +129,6 @@ class Command(BaseCommand):
         roles = {"admin": "official, superuser", "clinic": f"clinic staff at {STAFF_CLINIC_CODE}"}
         for username, password in logins.items():
             out(f"  {username:<8} {password:<14} {roles.get(username, '')}")
-
-
-def _group(name: str, grants: list[tuple[type[models.Model], list[str]]]) -> Group:
-    group, _ = Group.objects.get_or_create(name=name)
-    permissions = []
-    for model, actions in grants:
-        content_type = ContentType.objects.get_for_model(model)
-        for action in actions:
-            codename = f"{action}_{model._meta.model_name}"
-            permission = Permission.objects.filter(
-                content_type=content_type, codename=codename
-            ).first()
-            if permission is None:
-                raise CommandError(f"Permission {codename} is missing; run `migrate` first.")
-            permissions.append(permission)
-    group.permissions.set(permissions)
-    return group
 
 
 def _campaigns(now: datetime) -> list[Campaign]:

@@ -3,6 +3,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
+from bookings.audit import COMMAND_LINE, AuditEvent, record
 from clinics.models import Clinic
 from clinics.rosters import RosterExporter, write_csv
 
@@ -27,10 +28,21 @@ class Command(BaseCommand):
         if output:
             with open(output, "w", encoding="utf-8", newline="") as stream:
                 write_csv(exporter, stream)
-            self.stderr.write(f"Wrote {output}")
         else:
             buffer = io.StringIO()
             write_csv(exporter, buffer)
+        # Recorded once the roster is written, before it is handed over: no login on the
+        # command line, so the actor is the command line itself.
+        record(
+            AuditEvent.Action.ROSTER_EXPORTED,
+            actor=COMMAND_LINE,
+            obj_type="clinics.clinic",
+            obj_id=the_clinic.pk,
+            details={"clinic": the_clinic.code, "date": day, "format": "csv"},
+        )
+        if output:
+            self.stderr.write(f"Wrote {output}")
+        else:
             self.stdout.write(buffer.getvalue(), ending="")
 
 

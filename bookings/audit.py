@@ -1,0 +1,123 @@
+"""The audit log: who exported a roster, opened a booking, changed a campaign's windows or a
+slot's capacity, and when.
+
+Append-only. ``record`` is the only writer; an event, once written, is never changed or
+deleted: ``AuditEvent.save`` refuses to update a row and ``delete`` refuses outright, and on
+PostgreSQL a trigger (migration ``0004_auditevent``) refuses any UPDATE or DELETE of the table,
+so ``QuerySet.update()``/``delete()`` and raw SQL fail too. The one exception is the trigger's:
+deleting a user sets ``actor`` to NULL (``on_delete=SET_NULL``) and nothing else, and
+``actor_name``, copied when the event is written, still says who it was.
+
+Events name the objects they are about by type and id; ``details`` never holds a citizen's
+name or registration number, only what officials and staff typed or chose (codes, days,
+windows, capacities).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+# The actor of what is done on the server's command line: no user is logged in there.
+COMMAND_LINE = "command-line"
+
+
+class AuditEventJSONEncoder(DjangoJSONEncoder):
+    """Times in Korea time (with their offset), as the officials reading the log think of
+    them; otherwise Django's encoder (dates, times, decimals, UUIDs)."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, datetime) and timezone.is_aware(o):
+            o = timezone.localtime(o)
+        return super().default(o)
+
+
+class AppendOnlyViolation(Exception):
+    """An attempt to change or delete an audit event."""
+
+
+class AuditEvent(models.Model):
+    class Action(models.TextChoices):
+        ROSTER_EXPORTED = "roster_exported", "Roster exported"
+        BOOKING_VIEWED = "booking_viewed", "Booking viewed"
+        CAMPAIGN_WINDOW_CHANGED = "campaign_window_changed", "Campaign window changed"
+        BOOKING_WINDOW_ADDED = "booking_window_added", "Staggered window added"
+        BOOKING_WINDOW_CHANGED = "booking_window_changed", "Staggered window changed"
+        BOOKING_WINDOW_DELETED = "booking_window_deleted", "Staggered window deleted"
+        WAITING_ROOM_CHANGED = "waiting_room_changed", "Waiting room changed"
+        SLOT_CAPACITY_CHANGED = "slot_capacity_changed", "Slot capacity changed"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_name = models.CharField(
+        max_length=150, help_text="Who it was when the event was written; kept if the user goes."
+    )
+    action = models.CharField(max_length=40, choices=Action.choices)
+    object_type = models.CharField(max_length=100, help_text="app_label.model, e.g. clinics.slot")
+    object_id = models.CharField(max_length=64)
+    details = models.JSONField(default=dict, blank=True, encoder=AuditEventJSONEncoder)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name}: {self.action} {self.object_label}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding or kwargs.get("force_update") or kwargs.get("update_fields"):
+            raise AppendOnlyViolation("Audit events are written once and never changed.")
+        kwargs["force_insert"] = True  # never an UPDATE, even with a pk set by hand
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyViolation("Audit events are never deleted.")
+
+    @property
+    def object_label(self) -> str:
+        return f"{self.object_type} {self.object_id}"
+
+
+def record(
+    action: AuditEvent.Action | str,
+    *,
+    actor: AbstractBaseUser | str,
+    obj_type: str,
+    obj_id: object,
+    details: dict[str, Any],
+) -> AuditEvent:
+    """Write one audit event, now. The only writer of the audit log.
+
+    ``actor`` is the logged-in user, or a name for what has none (``COMMAND_LINE``).
+    ``obj_type`` is ``app_label.model``; ``obj_id`` is stored as text. ``details`` must be
+    JSON-serialisable by ``AuditEventJSONEncoder`` and must not hold a citizen's name or
+    registration number.
+
+    Call it inside the transaction of the change it records, so that both are kept or neither.
+    """
+    if isinstance(actor, str):
+        user, name = None, actor
+    else:
+        user, name = actor, actor.get_username()
+    return AuditEvent.objects.create(
+        action=AuditEvent.Action(action),
+        actor=user,
+        actor_name=name,
+        object_type=obj_type,
+        object_id=str(obj_id),
+        details=details,
+    )

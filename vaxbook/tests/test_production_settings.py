@@ -1,0 +1,121 @@
+"""DJANGO_ENV=production: `check --deploy` reports nothing, missing settings stop the start, and
+every page carries the Content Security Policy."""
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns import services
+from campaigns.tests.factories import CampaignFactory
+
+
+def _production_env(**overrides: str | None) -> dict[str, str]:
+    """The environment of a production process: nothing inherited that could configure
+    vaxbook or Django, then every mandatory variable; ``None`` removes one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "VAXBOOK_"))}
+    env.update(
+        DJANGO_ENV="production",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(48),
+        VAXBOOK_PII_KEYS=Fernet.generate_key().decode(),
+        VAXBOOK_RRN_HMAC_KEY=secrets.token_urlsafe(48),
+        DJANGO_ALLOWED_HOSTS="booking.vaxbook.example,vaxbook.example",
+        DATABASE_URL=os.environ["DATABASE_URL"],
+        REDIS_URL=os.environ["REDIS_URL"],
+    )
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_reports_nothing_in_production():
+    result = _manage("check", "--deploy", "--fail-level", "DEBUG", env=_production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "DJANGO_SECRET_KEY",
+        "VAXBOOK_PII_KEYS",
+        "VAXBOOK_RRN_HMAC_KEY",
+        "DJANGO_ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "REDIS_URL",
+    ],
+)
+def test_production_refuses_to_start_without_a_mandatory_variable(variable):
+    result = _manage("check", env=_production_env(**{variable: None}))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"{variable} must be set in the environment when DJANGO_ENV=production" in (
+        result.stderr
+    )
+
+
+def test_production_refuses_sqlite_and_debug():
+    sqlite = _manage("check", env=_production_env(DATABASE_URL="sqlite:///db.sqlite3"))
+    assert sqlite.returncode != 0 and "DATABASE_URL must point at PostgreSQL" in sqlite.stderr
+    debug = _manage("check", env=_production_env(DJANGO_DEBUG="1"))
+    assert debug.returncode != 0 and "DJANGO_DEBUG must be off" in debug.stderr
+
+
+@pytest.mark.django_db
+def test_pages_carry_the_content_security_policy(client):
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+    policy = response["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy
+    assert "default-src 'self'" in policy
+    assert "form-action 'self'" in policy
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    # Inline scripts run only with the page's nonce, never as 'unsafe-inline'.
+    script_src = next(d for d in policy.split(";") if d.strip().startswith("script-src"))
+    assert "'unsafe-inline'" not in script_src
+
+
+@pytest.mark.django_db
+def test_the_queue_page_script_carries_the_nonce_of_the_policy(client):
+    opening = timezone.now() + timedelta(hours=2)
+    campaign = CampaignFactory(opens_at=opening, closes_at=opening + timedelta(days=3))
+    services.configure_waiting_room(campaign, enabled=True, per_minute=60)
+
+    response = client.get(reverse("campaigns:queue", kwargs={"campaign": campaign.slug}))
+
+    assert response.status_code == 200
+    scripts = re.findall(r"<script\b[^>]*>", response.content.decode())
+    assert len(scripts) == 1
+    nonce = re.fullmatch(r'<script nonce="([^"]+)">', scripts[0]).group(1)
+    script_src = next(
+        d
+        for d in response["Content-Security-Policy"].split(";")
+        if d.strip().startswith("script-src")
+    )
+    assert script_src.split() == ["script-src", "'self'", f"'nonce-{nonce}'"]
+    # A fresh nonce on every response.
+    again = client.get(reverse("campaigns:queue", kwargs={"campaign": campaign.slug}))
+    assert f"'nonce-{nonce}'" not in again["Content-Security-Policy"]

@@ -46,18 +46,41 @@ class IdentityForm(forms.Form):
 
 
 class LookupForm(forms.Form):
+    """A booking is reached with its code plus the registration number or the phone number —
+    never with the code alone."""
+
     code = forms.CharField(label="Booking code", max_length=20)
     rrn = forms.CharField(
         label="Resident registration number",
         max_length=40,
+        required=False,
         widget=SensitiveInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+    )
+    phone = forms.CharField(
+        label="…or the phone number given when booking",
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel"}),
     )
 
     def clean_code(self):
         return self.cleaned_data["code"].strip().upper().replace("-", "")
 
     def clean_rrn(self):
-        return _checked(parse_rrn, self.cleaned_data["rrn"])
+        raw = self.cleaned_data["rrn"]
+        return _checked(parse_rrn, raw) if raw.strip() else None
+
+    def clean_phone(self):
+        raw = self.cleaned_data["phone"]
+        return _checked(normalise_phone, raw) if raw.strip() else None
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and not cleaned.get("rrn") and not cleaned.get("phone"):
+            raise forms.ValidationError(
+                "Enter the registration number or the phone number used for the booking."
+            )
+        return cleaned
 
 
 class SlotChoiceForm(forms.Form):

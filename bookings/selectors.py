@@ -12,16 +12,17 @@ def has_active_booking(campaign: Campaign, *, rrn: Rrn) -> bool:
     ).exists()
 
 
-def booking_for_person(*, code: str, rrn: Rrn) -> Booking | None:
-    """The booking with this code, only if it belongs to this registration number.
-
-    A wrong code and a wrong number look the same to the caller.
-    """
-    return (
-        Booking.objects.select_related("campaign", "slot__clinic")
-        .filter(code=code, rrn_hmac=rrn_hmac(rrn))
-        .first()
-    )
+def booking_for_person(
+    *, code: str, rrn: Rrn | None = None, phone: str | None = None
+) -> Booking | None:
+    """The booking with this code, only if it belongs to this registration number (or, without
+    one, this normalised phone number). A wrong code and a wrong number look the same."""
+    bookings = Booking.objects.select_related("campaign", "slot__clinic").filter(code=code)
+    if rrn is not None:
+        return bookings.filter(rrn_hmac=rrn_hmac(rrn)).first()
+    if phone:
+        return bookings.filter(phone=phone).first()
+    return None
 
 
 def booking_by_public_id(public_id) -> Booking | None:

@@ -266,15 +266,15 @@ def lookup(request: HttpRequest) -> HttpResponse:
         return throttle.too_many(request, wait)
     form = LookupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if wait := throttle.per_person("lookup").hit(rrn_hmac(form.cleaned_data["rrn"])):
+        rrn, phone = form.cleaned_data["rrn"], form.cleaned_data["phone"]
+        person = rrn_hmac(rrn) if rrn else f"phone:{phone}"
+        if wait := throttle.per_person("lookup").hit(person):
             return throttle.too_many(request, wait)
-        booking = selectors.booking_for_person(
-            code=form.cleaned_data["code"], rrn=form.cleaned_data["rrn"]
-        )
+        booking = selectors.booking_for_person(code=form.cleaned_data["code"], rrn=rrn, phone=phone)
         if booking is not None:
             steps.remember_booking(request, str(booking.public_id))
             return redirect("bookings:status", public_id=booking.public_id)
-        form.add_error(None, "No booking matches this code and registration number.")
+        form.add_error(None, "No booking matches this code and number.")
     return render(request, "bookings/lookup.html", {"form": form})
 
 

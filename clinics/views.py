@@ -1,12 +1,17 @@
 import io
 from datetime import date
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from bookings.audit import AuditEvent, record
+from bookings.errors import BookingRefused
+from bookings.models import Booking
+from bookings.services import check_in_booking
 from clinics.access import clinics_for, may_export_roster
 from clinics.models import Clinic
 from clinics.rosters import RosterExporter, write_csv
@@ -20,6 +25,46 @@ def staff_home(request: HttpRequest) -> HttpResponse:
         "clinics/staff_home.html",
         {"clinics": clinics_for(request.user), "today": timezone.localdate()},
     )
+
+
+def _not_your_clinic(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "message.html",
+        {"title": "Not allowed", "message": "You can only see the rosters of your own clinic."},
+        status=403,
+    )
+
+
+@login_required
+def clinic_day(request: HttpRequest, code: str) -> HttpResponse:
+    """GET /staff/clinics/<code>/today/: today's bookings at one clinic, to check people in."""
+    clinic = get_object_or_404(Clinic, code=code)
+    if not may_export_roster(request.user, clinic):
+        return _not_your_clinic(request)
+    exporter = RosterExporter(clinic, timezone.localdate())
+    return render(
+        request,
+        "clinics/day.html",
+        {"clinic": clinic, "day": exporter.day, "bookings": exporter.bookings()},
+    )
+
+
+@login_required
+@require_POST
+def check_in(request: HttpRequest, code: str, booking_code: str) -> HttpResponse:
+    """POST: the person with this booking has arrived at this clinic today."""
+    clinic = get_object_or_404(Clinic, code=code)
+    if not may_export_roster(request.user, clinic):
+        return _not_your_clinic(request)
+    booking = get_object_or_404(Booking, code=booking_code.upper(), slot__clinic=clinic)
+    try:
+        check_in_booking(booking.pk, by=request.user)
+    except BookingRefused as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(request, f"{booking.code} checked in.")
+    return redirect("clinics:day", code=clinic.code)
 
 
 @login_required

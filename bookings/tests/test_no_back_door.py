@@ -22,6 +22,8 @@ OPEN_VIEWS = {
     "bookings:cancel": "cancelling frees a place, it never takes one",
     "clinics:staff-home": "clinic staff's roster page, behind login",
     "clinics:roster-csv": "clinic staff's roster export, behind login",
+    "clinics:day": "clinic staff's list of the day, behind login",
+    "clinics:check-in": "clinic staff mark an arrival; books nothing, behind login",
     "api:campaigns": "read-only list of campaigns and their windows",
     "api:availability": "read-only places left; a hint, never a write",
     "api:booking-status": "read-only status of one booking",

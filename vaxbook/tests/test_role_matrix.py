@@ -1,0 +1,126 @@
+"""Each role against each page and API endpoint, with the status it must get.
+
+Roles: anonymous, a citizen (the browser session that looked its booking up with code + RRN),
+staff of clinic A, staff of clinic B, an official, a superuser.
+"""
+
+from datetime import time
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+from django.utils import timezone
+
+from bookings import services
+from bookings.models import Booking
+from bookings.tests.factories import BookingFactory
+from clinics.tests.factories import ClinicFactory, SlotFactory, StaffMembershipFactory, UserFactory
+from vaxbook.roles import CLINIC_STAFF, OFFICIALS, ensure_roles
+
+ROLES = ["anonymous", "citizen", "staff_a", "staff_b", "official", "superuser"]
+
+# url template → expected status per role, in the order of ROLES
+MATRIX = {
+    ("GET", "/"): [200, 200, 200, 200, 200, 200],
+    ("GET", "/book/{campaign}/"): [200, 200, 200, 200, 200, 200],
+    ("GET", "/booking/{public_id}/"): [200, 200, 200, 200, 200, 200],
+    ("POST", "/booking/{other_public_id}/cancel/"): [403, 403, 403, 403, 403, 403],
+    ("GET", "/api/campaigns/"): [200, 200, 200, 200, 200, 200],
+    ("GET", "/staff/"): [302, 302, 200, 200, 200, 200],
+    ("GET", "/staff/clinics/{clinic_a}/roster.csv"): [302, 302, 200, 403, 403, 200],
+    ("GET", "/staff/clinics/{clinic_a}/today/"): [302, 302, 200, 403, 403, 200],
+    ("POST", "/staff/clinics/{clinic_a}/check-in/{code}/"): [302, 302, 302, 403, 403, 302],
+    ("GET", "/api/clinics/{clinic_a}/roster/?date={today}"): [403, 403, 200, 403, 403, 200],
+    ("POST", "/api/clinics/{clinic_a}/bookings/{code}/check-in/"): [403, 403, 200, 403, 403, 200],
+    ("GET", "/admin/"): [302, 302, 200, 200, 200, 200],
+    ("GET", "/admin/bookings/booking/"): [302, 302, 403, 403, 200, 200],
+    ("GET", "/admin/bookings/booking/{pk}/change/"): [302, 302, 403, 403, 200, 200],
+    ("GET", "/admin/bookings/booking/integrity/"): [302, 302, 403, 403, 200, 200],
+    ("GET", "/admin/bookings/auditevent/"): [302, 302, 403, 403, 200, 200],
+    ("GET", "/admin/campaigns/campaign/add/"): [302, 302, 403, 403, 200, 200],
+    ("GET", "/admin/clinics/slot/"): [302, 302, 403, 403, 200, 200],
+    ("GET", "/admin/clinics/staffmembership/"): [302, 302, 403, 403, 200, 200],
+    ("GET", "/admin/auth/user/"): [302, 302, 403, 403, 403, 200],
+}
+
+RRN = "620714-1234567"
+
+
+@pytest.fixture
+def world(db):
+    groups = ensure_roles()
+    clinic_a, clinic_b = ClinicFactory(code="clinic-a"), ClinicFactory(code="clinic-b")
+    slot = SlotFactory(clinic=clinic_a, date=timezone.localdate(), start_time=time(23, 59))
+    booking = BookingFactory(slot=slot, rrn=RRN)
+    other = BookingFactory(slot=slot)
+    for b in (booking, other):
+        services.confirm_booking(b.pk)
+    booking.refresh_from_db()
+
+    def staff(clinic, group: Group):
+        membership = StaffMembershipFactory(clinic=clinic, user=UserFactory(is_staff=True))
+        membership.user.groups.add(group)
+        return membership.user
+
+    users = {
+        "staff_a": staff(clinic_a, groups[CLINIC_STAFF]),
+        "staff_b": staff(clinic_b, groups[CLINIC_STAFF]),
+        "official": UserFactory(is_staff=True),
+        "superuser": UserFactory(is_staff=True, is_superuser=True),
+    }
+    users["official"].groups.add(groups[OFFICIALS])
+    clients = {"anonymous": Client()}
+    citizen = Client()
+    found = citizen.post("/booking/lookup/", {"code": booking.code, "rrn": RRN})
+    assert found.status_code == 302
+    clients["citizen"] = citizen
+    for role, user in users.items():
+        clients[role] = Client()
+        clients[role].force_login(user)
+    values = {
+        "campaign": slot.campaign.slug,
+        "public_id": booking.public_id,
+        "other_public_id": other.public_id,
+        "clinic_a": clinic_a.code,
+        "code": booking.code,
+        "pk": booking.pk,
+        "today": timezone.localdate().isoformat(),
+    }
+    return clients, values
+
+
+@pytest.mark.parametrize(("method", "url"), list(MATRIX))
+def test_each_role_gets_exactly_what_is_theirs(world, method, url):
+    clients, values = world
+    got = []
+    for role in ROLES:
+        client = clients[role]
+        target = url.format(**values)
+        response = client.get(target) if method == "GET" else client.post(target)
+        got.append(response.status_code)
+    assert got == MATRIX[(method, url)], dict(zip(ROLES, got, strict=True))
+
+
+def test_a_booking_is_never_reached_with_its_code_alone(world):
+    clients, values = world
+    response = Client().post("/booking/lookup/", {"code": values["code"]})
+    assert response.status_code == 200
+    assert "registration number or the phone number" in response.content.decode()
+
+
+def test_the_phone_number_also_opens_a_booking(world):
+    _, values = world
+    client = Client()
+    response = client.post("/booking/lookup/", {"code": values["code"], "phone": "010 1234 5678"})
+    assert response.status_code == 302
+    assert client.post(f"/booking/{values['public_id']}/cancel/").status_code == 302
+    assert Booking.objects.get(code=values["code"]).status == Booking.Status.CANCELLED
+
+
+def test_check_in_by_the_clinics_own_staff_is_recorded(world):
+    clients, values = world
+    clients["staff_a"].post(f"/staff/clinics/{values['clinic_a']}/check-in/{values['code']}/")
+    booking = Booking.objects.get(code=values["code"])
+    assert booking.checked_in_at is not None and booking.checked_in_by.is_staff
+    page = clients["staff_a"].get(f"/staff/clinics/{values['clinic_a']}/today/").content.decode()
+    assert "Checked in" in page and "620714-1******" in page and "1234567" not in page

@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from bookings import services
+from bookings import retention, services
 
 # Database hiccups (a failover, a dropped connection) are retried a bounded number of times;
 # acks_late with reject_on_worker_lost puts the message back if the worker dies mid-task, and
@@ -26,3 +26,8 @@ def confirm_booking(booking_id: int) -> str | None:
 @shared_task(name="bookings.tasks.confirm_stale_bookings", **_TASK_OPTIONS)
 def confirm_stale_bookings() -> int:
     return services.sweep_pending_bookings()
+
+
+@shared_task(name="bookings.tasks.purge_personal_data", **_TASK_OPTIONS)
+def purge_personal_data() -> int:
+    return retention.anonymise_closed_campaigns()

@@ -200,6 +200,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     # A safety net for the draw, which the first poll after the opening normally starts.
+    "purge-personal-data": {
+        "task": "bookings.tasks.purge_personal_data",
+        "schedule": 24 * 3600.0,
+    },
     "draw-due-waiting-rooms": {
         "task": "campaigns.tasks.draw_due_waiting_rooms",
         "schedule": 5.0,

@@ -120,6 +120,15 @@ def rebook(
     )
 
 
+def _locked(booking_id: int, *related: str):
+    """The booking row, locked until the end of the transaction (not its related rows)."""
+    return (
+        Booking.objects.select_for_update(of=("self",))
+        .select_related(*related)
+        .filter(pk=booking_id)
+    )
+
+
 def _save_with_new_code(booking: Booking, fields: list[str]) -> None:
     for _ in range(5):
         booking.code = new_booking_code()
@@ -144,12 +153,7 @@ def confirm_booking(booking_id: int, *, now: datetime | None = None) -> Booking 
     """
     now = now or timezone.now()
     with transaction.atomic():
-        booking = (
-            Booking.objects.select_for_update(of=("self",))
-            .select_related("campaign")
-            .filter(pk=booking_id)
-            .first()
-        )
+        booking = _locked(booking_id, "campaign").first()
         if booking is None:
             logger.warning("confirm: booking id %s does not exist", booking_id)
             return None
@@ -183,11 +187,7 @@ def cancel_booking(booking_id: int, *, now: datetime | None = None) -> Booking:
     """Cancel a pending or confirmed booking; a confirmed one gives its place back."""
     now = now or timezone.now()
     with transaction.atomic():
-        booking = (
-            Booking.objects.select_for_update(of=("self",))
-            .select_related("slot")
-            .get(pk=booking_id)
-        )
+        booking = _locked(booking_id, "slot").get()
         if not booking.is_active:
             raise NotCancellable(f"This booking is already {booking.get_status_display().lower()}.")
         if booking.slot.date < timezone.localdate(now):
@@ -207,11 +207,7 @@ def check_in_booking(booking_id: int, *, by, now: datetime | None = None) -> Boo
     the booking's clinic."""
     now = now or timezone.now()
     with transaction.atomic():
-        booking = (
-            Booking.objects.select_for_update(of=("self",))
-            .select_related("slot")
-            .get(pk=booking_id)
-        )
+        booking = _locked(booking_id, "slot").get()
         if booking.checked_in_at is not None:
             return booking
         if booking.status != Booking.Status.CONFIRMED:

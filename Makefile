@@ -30,3 +30,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/python manage.py makemigrations --check --dry-run
+
+# The opening surge on the real stack (gunicorn, Celery, PostgreSQL, Redis on 127.0.0.1).
+# Options: make bench BENCH_ARGS="--citizens 1000 --clinics 50"
+bench: $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

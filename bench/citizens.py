@@ -1,0 +1,177 @@
+"""Simulated citizens: each goes through the opening as a browser would (cookies, CSRF, the
+forms' fields), with httpx against the live server. Every request is timed under its step."""
+
+import asyncio
+import random
+import re
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+LINK = {
+    "region": re.compile(r'href="\?t=[^"&]+&region=([^"&]+)"'),
+    "clinic": re.compile(r'href="\?t=[^"&]+&clinic=([^"&]+)"'),
+    "date": re.compile(r'href="\?t=[^"&]+&clinic=[^"&]+&date=(\d{4}-\d{2}-\d{2})"'),
+    "slot": re.compile(r'name="slot" value="(\d+)"'),
+}
+
+
+@dataclass
+class Timing:
+    step: str
+    started: float  # seconds since the opening
+    ms: float
+    status: int
+
+
+@dataclass
+class Outcome:
+    timings: list[Timing] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    result: str = "unfinished"  # confirmed | rejected | refused | error
+    queue_wait_s: float | None = None
+    decided_at: float | None = None
+    polls: int = 0
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+
+class Citizen:
+    def __init__(self, n: int, base: str, slug: str, opening: float, rrn: str):
+        self.n, self.base, self.slug, self.opening, self.rrn = n, base, slug, opening, rrn
+        self.out = Outcome()
+
+    async def request(self, client, step, method, url, **kwargs) -> httpx.Response:
+        start = time.time()
+        response = await client.request(method, url, **kwargs)
+        self.out.timings.append(
+            Timing(step, start - self.opening, (time.time() - start) * 1000, response.status_code)
+        )
+        if response.status_code >= 500:
+            self.out.error(f"{step}:{response.status_code}")
+            raise RuntimeError(f"{step} answered {response.status_code}")
+        return response
+
+    def csrf(self, client) -> dict:
+        return {"X-CSRFToken": client.cookies.get("csrftoken", "")}
+
+    async def run(self, client: httpx.AsyncClient, arrive_at: float) -> Outcome:
+        await asyncio.sleep(max(arrive_at - time.time(), 0))
+        try:
+            await self._book(client)
+        except Exception as exc:  # a bench must finish and report every failure
+            self.out.result = "error"
+            self.out.error(type(exc).__name__)
+        return self.out
+
+    async def _book(self, client: httpx.AsyncClient) -> None:
+        start_url = f"/book/{self.slug}/"
+        response = await self.request(client, "arrive", "GET", start_url)
+        if response.status_code == 302:  # the waiting room
+            queued_at = time.time()
+            await self.request(client, "queue_page", "GET", response.headers["location"])
+            status_url = f"/queue/{self.slug}/status/"
+            while True:
+                state = (await self.request(client, "queue_poll", "GET", status_url)).json()
+                self.out.polls += 1
+                if state["state"] == "admitted":
+                    break
+                if state["state"] in ("closed", "no_ticket"):
+                    raise RuntimeError(f"queue said {state['state']}")
+                await asyncio.sleep(state.get("poll_after") or 1)
+            self.out.queue_wait_s = time.time() - queued_at
+            response = await self.request(client, "identify_form", "GET", start_url)
+        if 'name="rrn"' not in response.text:
+            raise RuntimeError("no identity form")
+        response = await self.request(
+            client,
+            "identify",
+            "POST",
+            start_url,
+            data={"name": f"Citizen {self.n}", "rrn": self.rrn, "phone": "010-1234-5678"},
+            headers=self.csrf(client),
+        )
+        if response.status_code != 302:
+            self.out.result = "refused"
+            return
+        choose = response.headers["location"]
+        token = choose.split("t=", 1)[1]
+        for _attempt in range(5):
+            page = (await self.request(client, "choose_region", "GET", choose)).text
+            region = random.choice(LINK["region"].findall(page))
+            page = (
+                await self.request(client, "choose_clinic", "GET", f"{choose}&region={region}")
+            ).text
+            clinic = random.choice(LINK["clinic"].findall(page))
+            page = (
+                await self.request(client, "choose_day", "GET", f"{choose}&clinic={clinic}")
+            ).text
+            day = random.choice(LINK["date"].findall(page))
+            page = (
+                await self.request(
+                    client, "choose_time", "GET", f"{choose}&clinic={clinic}&date={day}"
+                )
+            ).text
+            slots = LINK["slot"].findall(page)
+            if not slots:
+                continue
+            response = await self.request(
+                client,
+                "choose_submit",
+                "POST",
+                choose,
+                data={"t": token, "clinic": clinic, "date": day, "slot": random.choice(slots)},
+                headers=self.csrf(client),
+            )
+            if response.status_code == 302:
+                break
+        else:
+            self.out.result = "refused"
+            return
+        review = response.headers["location"]
+        await self.request(client, "review", "GET", review)
+        response = await self.request(
+            client,
+            "submit",
+            "POST",
+            review,
+            data={"t": review.split("t=", 1)[1]},
+            headers=self.csrf(client),
+        )
+        if response.status_code != 302:
+            self.out.result = "refused"
+            return
+        status_url = response.headers["location"]
+        while True:  # the status page refreshes itself every 2 seconds
+            page = (await self.request(client, "status", "GET", status_url)).text
+            if "Booking confirmed" in page:
+                self.out.result = "confirmed"
+                break
+            if "This time filled up" in page:
+                self.out.result = "rejected"
+                break
+            await asyncio.sleep(2)
+        self.out.decided_at = time.time() - self.opening
+
+
+async def run_citizens(
+    base: str, slug: str, opening: float, rrns: list[str], spread: float, connections: int
+) -> list[Outcome]:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    transport = httpx.AsyncHTTPTransport(limits=limits, retries=0)
+
+    async def one(n: int, rrn: str) -> Outcome:
+        # One cookie jar per citizen, one connection pool for all (closing a client would
+        # close the shared transport, so the pool is closed once, at the end).
+        client = httpx.AsyncClient(
+            base_url=base, transport=transport, timeout=60, follow_redirects=False
+        )
+        arrive = opening + random.uniform(-spread, spread)
+        return await Citizen(n, base, slug, opening, rrn).run(client, arrive)
+
+    try:
+        return await asyncio.gather(*(one(n, rrn) for n, rrn in enumerate(rrns)))
+    finally:
+        await transport.aclose()

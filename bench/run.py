@@ -1,0 +1,531 @@
+"""`make bench`: the opening surge on the real stack, on this machine only (127.0.0.1).
+
+Starts gunicorn and Celery workers on PostgreSQL and Redis, seeds a campaign, replays an
+opening with simulated citizens going through the waiting room and the booking pages, measures
+the confirm pipeline alone and PostgreSQL's own ceiling (pgbench) for the confirm transaction,
+checks the invariants (exit status 1 if one is broken) and writes bench/results/<ts>.json and
+a PNG chart.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+PY = sys.executable
+CORES = os.cpu_count() or 1
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--citizens", type=int, default=500)
+    p.add_argument("--clinics", type=int, default=200)
+    p.add_argument("--days", type=int, default=14)
+    p.add_argument("--slots-per-day", type=int, default=16)
+    p.add_argument("--capacity", type=int, default=10)
+    p.add_argument("--web-workers", type=int, default=CORES * 2 + 1)
+    p.add_argument("--web-threads", type=int, default=4)
+    p.add_argument("--celery-concurrency", type=int, default=CORES)
+    p.add_argument("--admission-per-minute", type=int, default=60_000)
+    p.add_argument("--spread", type=float, default=3.0, help="arrivals ± seconds around opening")
+    p.add_argument("--connections", type=int, default=100, help="HTTP connections of the load")
+    p.add_argument("--pipeline-bookings", type=int, default=5000)
+    p.add_argument("--port", type=int, default=8200)
+    p.add_argument(
+        "--database",
+        default="postgres://postgres@127.0.0.1:5432/vaxbook_bench",
+        help="dropped and re-created",
+    )
+    p.add_argument("--redis", default="redis://127.0.0.1:6379/8", help="flushed")
+    return p.parse_args()
+
+
+def environment(args) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "vaxbook.settings",
+        "DATABASE_URL": args.database,
+        "REDIS_URL": args.redis,
+        "DJANGO_DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+        # Every simulated citizen comes from 127.0.0.1: the per-address limit would be the
+        # bottleneck. The per-person limit stays as configured.
+        "VAXBOOK_THROTTLE_PER_ADDRESS": str(10**9),
+    }
+
+
+def reset_database(args, env) -> None:
+    url = urlparse(args.database)
+    name = url.path.lstrip("/")
+    admin = ["psql", "-h", url.hostname or "127.0.0.1", "-U", url.username or "postgres", "-q"]
+    subprocess.run([*admin, "-c", f"DROP DATABASE IF EXISTS {name}"], check=True, env=env)
+    subprocess.run([*admin, "-c", f"CREATE DATABASE {name}"], check=True, env=env)
+    subprocess.run([PY, "manage.py", "migrate", "-v0"], check=True, cwd=ROOT, env=env)
+    subprocess.run(["redis-cli", "-u", args.redis, "flushdb"], check=True, capture_output=True)
+
+
+def seed(args, opening):
+    from django.utils import timezone
+
+    from campaigns import services as campaign_services
+    from campaigns.models import Campaign
+    from clinics.models import Clinic
+    from clinics.services import generate_slots
+
+    campaign = Campaign.objects.create(
+        name="Bench cohort 55-59",
+        slug="bench",
+        vaccine="Moderna",
+        born_from="1962-01-01",
+        born_to="1966-12-31",
+        opens_at=opening,
+        closes_at=opening + timedelta(hours=6),
+    )
+    campaign_services.configure_waiting_room(
+        campaign, enabled=True, per_minute=args.admission_per_minute
+    )
+    clinics = Clinic.objects.bulk_create(
+        Clinic(name=f"Clinic {n:03d}", code=f"clinic-{n:03d}", region=f"Region {n % 10:02d}")
+        for n in range(args.clinics)
+    )
+    first = timezone.localdate() + timedelta(days=1)
+    interval = 30
+    from datetime import time as clock
+
+    generate_slots(
+        clinics=clinics,
+        campaign=campaign,
+        first_day=first,
+        last_day=first + timedelta(days=args.days - 1),
+        day_starts=clock(9, 0),
+        day_ends=clock(
+            9 + (args.slots_per_day * interval) // 60, (args.slots_per_day * interval) % 60
+        ),
+        interval_minutes=interval,
+        capacity=args.capacity,
+    )
+    return campaign
+
+
+def rrn(n: int) -> str:
+    year, month, day = 62 + n % 5, 1 + (n // 5) % 12, 1 + (n // 60) % 28
+    return f"{year:02d}{month:02d}{day:02d}-{1 + n % 2}{n:06d}"
+
+
+def start(command, env, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_http(url: str, seconds: float = 30) -> None:
+    import httpx
+
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def wait_decided(campaign, seconds: float) -> float:
+    from bookings.models import Booking
+
+    end = time.time() + seconds
+    while time.time() < end:
+        if not Booking.objects.filter(campaign=campaign, status="pending").exists():
+            return time.time()
+        time.sleep(0.05)
+    return time.time()
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(int(q * len(ordered)), len(ordered) - 1)], 1)
+
+    return {"n": len(values), "p50_ms": at(0.50), "p95_ms": at(0.95), "p99_ms": at(0.99)}
+
+
+def confirm_pipeline(args, tmp: Path, env) -> dict:
+    """N pending bookings, their tasks published as fast as possible, timed until decided."""
+    from django.utils import timezone
+
+    from bookings.identity import encrypt_rrn, parse_rrn, rrn_hmac
+    from bookings.models import Booking
+    from bookings.tasks import confirm_booking
+    from campaigns.models import Campaign
+    from clinics.models import Clinic, Slot
+    from vaxbook.celery import app
+
+    now = timezone.now()
+    campaign = Campaign.objects.create(
+        name="Pipeline",
+        slug="pipeline",
+        born_from="1962-01-01",
+        born_to="1966-12-31",
+        opens_at=now - timedelta(minutes=1),
+        closes_at=now + timedelta(hours=2),
+    )
+    slots = Slot.objects.bulk_create(
+        Slot(
+            clinic=clinic,
+            campaign=campaign,
+            date=timezone.localdate() + timedelta(days=1),
+            start_time="10:00",
+            capacity=args.capacity * 4,
+        )
+        for clinic in Clinic.objects.all()[:200]
+    )
+    sample = parse_rrn(rrn(0))
+    token = encrypt_rrn(sample)
+    bookings = Booking.objects.bulk_create(
+        Booking(
+            campaign=campaign,
+            slot=slots[n % len(slots)],
+            name=f"P{n}",
+            phone="010-0000-0000",
+            birth_date=sample.birth_date,
+            rrn_gender_digit="1",
+            rrn_hmac=f"{rrn_hmac(sample)[:48]}{n:016d}",
+            rrn_encrypted=token,
+            requested_at=now,
+        )
+        for n in range(args.pipeline_bookings)
+    )
+    worker = start(
+        [
+            PY,
+            "-m",
+            "celery",
+            "-A",
+            "vaxbook",
+            "worker",
+            f"--concurrency={args.celery_concurrency}",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env,
+        tmp / "pipeline-worker.log",
+    )
+    time.sleep(4)  # the worker boots before the clock starts
+    began = time.time()
+    with app.producer_or_acquire() as producer:
+        for booking in bookings:
+            confirm_booking.apply_async((booking.pk,), producer=producer)
+    published = time.time()
+    finished = wait_decided(campaign, 300)
+    stop(worker)
+    decided = Booking.objects.filter(campaign=campaign).exclude(status="pending").count()
+    return {
+        "bookings": args.pipeline_bookings,
+        "decided": decided,
+        "publish_s": round(published - began, 2),
+        "confirm_pipeline_per_s": round(decided / (finished - began), 1),
+    }
+
+
+PGBENCH_SCHEMA = """
+DROP TABLE IF EXISTS bench_booking; DROP TABLE IF EXISTS bench_slot;
+CREATE TABLE bench_slot (id int PRIMARY KEY, booked int NOT NULL, capacity int NOT NULL,
+  CHECK (booked <= capacity));
+CREATE TABLE bench_booking (id bigserial PRIMARY KEY, slot_id int NOT NULL REFERENCES bench_slot,
+  status varchar(10) NOT NULL, code varchar(12) UNIQUE, requested_at timestamptz NOT NULL);
+INSERT INTO bench_slot SELECT g, 0, 1000000000 FROM generate_series(1, 40000) g;
+"""
+PGBENCH_SCRIPT = """\\set id random(1, 40000)
+BEGIN;
+INSERT INTO bench_booking (slot_id, status, requested_at) VALUES (:id, 'pending', now());
+UPDATE bench_slot SET booked = booked + 1 WHERE id = :id AND booked < capacity;
+UPDATE bench_booking SET status = 'confirmed', code = substr(md5(random()::text), 1, 8)
+  WHERE id = currval('bench_booking_id_seq');
+END;
+"""
+
+
+def pgbench(args, tmp: Path) -> dict:
+    """PostgreSQL's ceiling for the confirm transaction: insert the booking, take the place
+    with the conditional update, mark it confirmed."""
+    url = urlparse(args.database)
+    conn = ["-h", url.hostname or "127.0.0.1", "-U", url.username or "postgres"]
+    name = url.path.lstrip("/")
+    subprocess.run(["psql", *conn, "-q", "-d", name, "-c", PGBENCH_SCHEMA], check=True)
+    script = tmp / "confirm.sql"
+    script.write_text(PGBENCH_SCRIPT)
+    out = subprocess.run(
+        [
+            "pgbench",
+            *conn,
+            "-n",
+            "-c",
+            str(CORES * 4),
+            "-j",
+            str(CORES),
+            "-T",
+            "10",
+            "-f",
+            str(script),
+            name,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    tps = next(float(line.split("=")[1].split()[0]) for line in out.splitlines() if "tps" in line)
+    subprocess.run(
+        ["psql", *conn, "-q", "-d", name, "-c", "DROP TABLE bench_booking; DROP TABLE bench_slot;"],
+        check=True,
+    )
+    return {"pgbench_confirm_tps": round(tps, 1), "clients": CORES * 4}
+
+
+def invariants() -> dict:
+    from django.db import connection
+
+    checks = {
+        "overbooked": "SELECT count(*) FROM clinics_slot WHERE booked > capacity",
+        "booked_mismatch": """SELECT count(*) FROM clinics_slot s WHERE s.booked <> (SELECT
+            count(*) FROM bookings_booking b WHERE b.slot_id = s.id AND b.status = 'confirmed')""",
+        "two_active_per_person": """SELECT count(*) FROM (SELECT 1 FROM bookings_booking
+            WHERE status IN ('pending','confirmed') GROUP BY campaign_id, rrn_hmac
+            HAVING count(*) > 1) x""",
+        "lost": "SELECT count(*) FROM bookings_booking WHERE status = 'pending'",
+    }
+    with connection.cursor() as cursor:
+        found = {}
+        for name, sql in checks.items():
+            cursor.execute(sql)
+            found[name] = cursor.fetchone()[0]
+    from bookings.selectors import suspicious_bookings
+
+    found["outside_window_or_without_pass"] = sum(1 for _ in suspicious_bookings())
+    return found
+
+
+def chart(outcomes, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    per_second = Counter(int(o.decided_at) for o in outcomes if o.result == "confirmed")
+    latency = defaultdict(list)
+    for o in outcomes:
+        for t in o.timings:
+            if t.step not in ("queue_poll", "status"):
+                latency[int(t.started)].append(t.ms)
+    seconds = sorted(set(per_second) | set(latency))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    top.bar(seconds, [per_second.get(s, 0) for s in seconds], color="#0b5cad")
+    top.set_ylabel("confirmed / s")
+    top.set_title("vaxbook opening surge (t = 0 is the opening)")
+    p95 = [
+        statistics.quantiles(latency[s], n=20)[-1]
+        if len(latency[s]) > 1
+        else (latency[s][0] if latency[s] else 0)
+        for s in seconds
+    ]
+    bottom.plot(seconds, p95, color="#a12622")
+    bottom.set_ylabel("p95 page latency (ms)")
+    bottom.set_xlabel("seconds since the opening")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def main() -> int:
+    args = parse_args()
+    env = environment(args)
+    os.environ.update(env)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="vaxbook-bench-"))
+    reset_database(args, env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.utils import timezone
+
+    lead = 20 + args.citizens / 100  # seconds to start the servers before the opening
+    opening_dt = (timezone.now() + timedelta(seconds=lead)).replace(microsecond=0)
+    campaign = seed(args, opening_dt)
+    workers = start(
+        [
+            PY,
+            "-m",
+            "celery",
+            "-A",
+            "vaxbook",
+            "worker",
+            "-B",
+            f"--concurrency={args.celery_concurrency}",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            f"--schedule={tmp / 'beat-schedule'}",
+        ],
+        env,
+        tmp / "worker.log",
+    )
+    web = start(
+        [
+            PY,
+            "-m",
+            "gunicorn",
+            "vaxbook.wsgi",
+            "-w",
+            str(args.web_workers),
+            "-k",
+            "gthread",
+            "--threads",
+            str(args.web_threads),
+            "-b",
+            f"127.0.0.1:{args.port}",
+            "--log-level",
+            "warning",
+        ],
+        env,
+        tmp / "gunicorn.log",
+    )
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        wait_http(base + "/")
+        from bench.citizens import run_citizens
+
+        print(f"Opening at {opening_dt:%H:%M:%S}; {args.citizens} citizens arrive around it…")
+        outcomes = asyncio.run(
+            run_citizens(
+                base,
+                campaign.slug,
+                opening_dt.timestamp(),
+                [rrn(n) for n in range(args.citizens)],
+                args.spread,
+                args.connections,
+            )
+        )
+        wait_decided(campaign, 120)  # the last confirmations before the servers stop
+    finally:
+        stop(web)
+        stop(workers)
+    print("Confirm pipeline alone…")
+    pipeline = confirm_pipeline(args, tmp, env)
+    print("pgbench…")
+    ceiling = pgbench(args, tmp)
+    broken = invariants()
+
+    timings = defaultdict(list)
+    for o in outcomes:
+        for t in o.timings:
+            timings[t.step].append(t.ms)
+    results = Counter(o.result for o in outcomes)
+    errors = Counter()
+    for o in outcomes:
+        errors.update(o.errors)
+    decided = [o.decided_at for o in outcomes if o.decided_at is not None]
+    confirmed = results["confirmed"]
+    span = max(decided) if decided else 0
+    polls = timings["queue_poll"]
+    poll_span = (
+        max((t.started for o in outcomes for t in o.timings if t.step == "queue_poll"), default=0)
+        - min((t.started for o in outcomes for t in o.timings if t.step == "queue_poll"), default=0)
+    ) or 1
+    waits = sorted(o.queue_wait_s for o in outcomes if o.queue_wait_s is not None)
+    report = {
+        "when": timezone.now().isoformat(),
+        "machine": {"cores": CORES, "python": sys.version.split()[0]},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("database", "redis")},
+        "citizens": args.citizens,
+        "results": dict(results),
+        "confirmed_per_s": round(confirmed / span, 1) if span else 0,
+        "surge_seconds_from_opening_to_last_decision": round(span, 1),
+        "confirm_pipeline_per_s": pipeline["confirm_pipeline_per_s"],
+        "pipeline": pipeline,
+        "database_ceiling": ceiling,
+        "fraction_of_database_ceiling": round(
+            pipeline["confirm_pipeline_per_s"] / ceiling["pgbench_confirm_tps"], 3
+        ),
+        "steps": {step: percentiles(values) for step, values in sorted(timings.items())},
+        "errors": dict(errors),
+        "http_5xx": sum(v for k, v in errors.items() if ":5" in k),
+        "queue_wait_p50_s": round(waits[len(waits) // 2], 2) if waits else None,
+        "queue_wait_p99_s": round(waits[min(int(len(waits) * 0.99), len(waits) - 1)], 2)
+        if waits
+        else None,
+        "poll_requests_per_s": round(len(polls) / poll_span, 1),
+        "overbooked": broken["overbooked"],
+        "lost": broken["lost"],
+        "invariants": broken,
+    }
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(report, indent=2))
+    chart(outcomes, RESULTS / f"{stamp}.png")
+    print_table(report, stamp)
+    if any(broken.values()) or report["http_5xx"]:
+        print("INVARIANT BROKEN:", {k: v for k, v in broken.items() if v}, file=sys.stderr)
+        return 1
+    return 0
+
+
+def print_table(r: dict, stamp: str) -> None:
+    print(
+        f"\nvaxbook bench — {r['machine']['cores']} cores, {r['citizens']} citizens: {r['results']}"
+    )
+    print(
+        f"  end to end: {r['confirmed_per_s']} confirmed/s "
+        f"(opening → last decision {r['surge_seconds_from_opening_to_last_decision']} s)"
+    )
+    print(
+        f"  confirm pipeline: {r['confirm_pipeline_per_s']}/s; PostgreSQL ceiling (pgbench, "
+        f"same transaction): {r['database_ceiling']['pgbench_confirm_tps']} tps → "
+        f"{r['fraction_of_database_ceiling']:.0%}"
+    )
+    print(
+        f"  queue: wait p50 {r['queue_wait_p50_s']} s, p99 {r['queue_wait_p99_s']} s; "
+        f"polls {r['poll_requests_per_s']}/s"
+    )
+    print(f"  {'step':<15}{'n':>7}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
+    for step, p in r["steps"].items():
+        print(
+            f"  {step:<15}{p['n']:>7}{p.get('p50_ms', ''):>10}{p.get('p95_ms', ''):>10}"
+            f"{p.get('p99_ms', ''):>10}"
+        )
+    print(
+        f"  errors: {r['errors'] or 'none'}; overbooked {r['overbooked']}; lost {r['lost']}; "
+        f"invariants {r['invariants']}"
+    )
+    print(f"  written: bench/results/{stamp}.json and .png")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""The number of database queries of each step on the hot path, pinned: a change that adds a
+query per request shows up here, not on the night of the opening."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from bookings.models import Booking
+from bookings.tests.flow import token_of
+from campaigns import services as campaign_services
+from campaigns.tests.factories import CampaignFactory
+from clinics.tests.factories import ClinicFactory, SlotFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def opened():
+    campaign = CampaignFactory(opens_at=timezone.now() - timedelta(minutes=1))
+    campaign = campaign_services.configure_waiting_room(campaign, enabled=True, per_minute=60_000)
+    for _ in range(3):
+        clinic = ClinicFactory(region="Seoul")
+        for hour in (9, 10, 11):
+            SlotFactory(campaign=campaign, clinic=clinic, start_time=f"{hour}:00")
+    return campaign
+
+
+def test_each_step_of_a_booking_costs_a_fixed_number_of_queries(opened, django_assert_num_queries):
+    client = Client()
+    slug = opened.slug
+    client.get(f"/queue/{slug}/")  # ticket and pass; warms the cached configuration
+    with django_assert_num_queries(0):
+        client.get(f"/queue/{slug}/status/")
+    with django_assert_num_queries(2):  # campaign + its windows
+        assert client.get(f"/book/{slug}/").status_code == 200
+    with django_assert_num_queries(3):  # + is this person already booked
+        response = client.post(
+            f"/book/{slug}/", {"name": "Kim", "rrn": "620714-1234567", "phone": "01012345678"}
+        )
+    choose = response["Location"]
+    with django_assert_num_queries(3):  # + regions with places
+        client.get(choose)
+    with django_assert_num_queries(4):  # + clinics in the region
+        client.get(choose + "&region=Seoul")
+    page = client.get(choose + "&region=Seoul").content.decode()
+    clinic = re.findall(r"clinic=([\w-]+)", page)[0]
+    with django_assert_num_queries(6):  # + the clinic, its region's clinics, its days
+        page = client.get(f"{choose}&clinic={clinic}").content.decode()
+    day = re.findall(r"date=(\d{4}-\d{2}-\d{2})", page)[0]
+    with django_assert_num_queries(7):  # + the day's times
+        page = client.get(f"{choose}&clinic={clinic}&date={day}").content.decode()
+    slot = re.findall(r'name="slot" value="(\d+)"', page)[0]
+    with django_assert_num_queries(4):  # campaign, windows, the clinic, the slot
+        response = client.post(
+            choose, {"t": token_of(choose), "clinic": clinic, "date": day, "slot": slot}
+        )
+    review = response["Location"]
+    with django_assert_num_queries(3):
+        client.get(review)
+    with django_assert_num_queries(8):  # the checks (the service re-reads the slot), one insert
+        response = client.post(review, {"t": token_of(review)})
+    assert Booking.objects.count() == 1
+    with django_assert_num_queries(1):
+        client.get(response["Location"])

@@ -1,16 +1,31 @@
 """Reads of clinics and their places, shared by the booking pages and the API.
 
 Places left are ``capacity - booked`` as of the read: a hint for choosing, never trusted. The
-confirm service decides.
+confirm service decides. The region, clinic and day lists are aggregates over every slot of the
+campaign (tens of thousands of rows); during the surge every person asks for them, so they are
+cached for ``AVAILABILITY_TTL`` seconds: a list can be that much behind, which costs nothing
+but a "that time is full" message.
 """
 
+import hashlib
 from datetime import date, datetime
 
+from django.core.cache import cache
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from campaigns.models import Campaign
 from clinics.models import Clinic, Slot
+
+AVAILABILITY_TTL = 5
+
+
+def _cached(key: str, compute):
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, timeout=AVAILABILITY_TTL)
+    return value
 
 
 def upcoming(now: datetime) -> Q:
@@ -24,18 +39,27 @@ def bookable_slots(campaign: Campaign, *, now: datetime) -> QuerySet[Slot]:
 
 
 def regions_with_places(campaign: Campaign, *, now: datetime) -> list[str]:
-    return list(
-        bookable_slots(campaign, now=now)
-        .filter(booked__lt=F("capacity"))
-        .order_by("clinic__region")
-        .values_list("clinic__region", flat=True)
-        .distinct()
+    return _cached(
+        f"places:{campaign.pk}:regions",
+        lambda: list(
+            bookable_slots(campaign, now=now)
+            .filter(booked__lt=F("capacity"))
+            .order_by("clinic__region")
+            .values_list("clinic__region", flat=True)
+            .distinct()
+        ),
     )
 
 
-def clinics_with_places(campaign: Campaign, *, region: str, now: datetime) -> QuerySet[Clinic]:
+def clinics_with_places(campaign: Campaign, *, region: str, now: datetime) -> list[dict]:
+    """code, name, address and places_left of each clinic of the region with places."""
+    key = f"places:{campaign.pk}:clinics:{hashlib.sha256(region.encode()).hexdigest()[:16]}"
+    return _cached(key, lambda: _clinics_with_places(campaign, region=region, now=now))
+
+
+def _clinics_with_places(campaign: Campaign, *, region: str, now: datetime) -> list[dict]:
     local = timezone.localtime(now)
-    return (
+    return list(
         Clinic.objects.filter(
             Q(slots__date__gt=local.date())
             | Q(slots__date=local.date(), slots__start_time__gt=local.time()),
@@ -45,16 +69,20 @@ def clinics_with_places(campaign: Campaign, *, region: str, now: datetime) -> Qu
         )
         .annotate(places_left=Sum(F("slots__capacity") - F("slots__booked")))
         .order_by("name")
+        .values("code", "name", "address", "places_left")
     )
 
 
 def days_with_places(campaign: Campaign, *, clinic: Clinic, now: datetime) -> list[dict]:
-    return list(
-        bookable_slots(campaign, now=now)
-        .filter(clinic=clinic, booked__lt=F("capacity"))
-        .values("date")
-        .annotate(places_left=Sum(F("capacity") - F("booked")))
-        .order_by("date")
+    return _cached(
+        f"places:{campaign.pk}:days:{clinic.pk}",
+        lambda: list(
+            bookable_slots(campaign, now=now)
+            .filter(clinic=clinic, booked__lt=F("capacity"))
+            .values("date")
+            .annotate(places_left=Sum(F("capacity") - F("booked")))
+            .order_by("date")
+        ),
     )
 
 

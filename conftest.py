@@ -1,6 +1,9 @@
 """Test set-up: the real PostgreSQL and Redis, or a clear message saying how to start them."""
 
+import contextlib
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -58,8 +61,16 @@ def _fresh_cache():
 
 @pytest.fixture
 def start_worker():
-    """Starts real Celery worker processes on the test database and the real Redis broker
-    (call it with extra environment variables if needed); they are stopped after the test."""
+    """Starts real Celery worker processes on the test database and the real Redis broker;
+    they are stopped after the test.
+
+    ``start(**env)``: upper-case keywords are extra environment variables for the worker
+    (``REDIS_URL=...`` points it at another broker). Lower-case keywords are options:
+    ``pool`` (``"solo"``, or ``"prefork"`` with ``concurrency``) and ``beat=True`` to run
+    Celery beat inside it (``-B``, the sweeps). Each worker leads its own process group
+    (``os.killpg(worker.pid, ...)`` reaches its pool processes and beat too); its output goes
+    to ``worker.log_path``.
+    """
     from django.conf import settings
     from django.db import connection
 
@@ -67,8 +78,11 @@ def start_worker():
 
     app.control.purge()
     processes = []
+    scratch = tempfile.mkdtemp(prefix="vaxbook-worker-")
 
-    def start(**extra_env: str) -> subprocess.Popen:
+    def start(
+        *, pool: str = "solo", concurrency: int | None = None, beat: bool = False, **extra_env: str
+    ) -> subprocess.Popen:
         base = settings.DATABASE_URL.rsplit("/", 1)[0]
         env = {
             **os.environ,
@@ -76,12 +90,22 @@ def start_worker():
             "REDIS_URL": settings.REDIS_URL,
             **extra_env,
         }
-        command = [sys.executable, "-m", "celery", "-A", "vaxbook", "worker", "--pool=solo"]
+        command = [sys.executable, "-m", "celery", "-A", "vaxbook", "worker", f"--pool={pool}"]
         command += ["--without-gossip", "--without-mingle", "--loglevel=INFO"]
+        if concurrency is not None:
+            command.append(f"--concurrency={concurrency}")
+        if beat:
+            # Its schedule file in a scratch folder, not in the working tree.
+            command += ["--beat", f"--schedule={scratch}/beat-{len(processes)}"]
         # A file, not a pipe: an unread pipe fills up and stalls a chatty worker.
         log_fd, log_path = tempfile.mkstemp(prefix="vaxbook-worker-", suffix=".log")
         process = subprocess.Popen(  # noqa: S603 - our own worker command, no outside input
-            command, cwd=settings.BASE_DIR, env=env, stdout=log_fd, stderr=subprocess.STDOUT
+            command,
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=log_fd,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         os.close(log_fd)
         process.log_path = log_path
@@ -90,8 +114,13 @@ def start_worker():
 
     yield start
     for process in processes:
-        process.terminate()
+        process.terminate()  # a warm shutdown: the worker stops its pool and beat itself
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+        # Whatever of its group outlived it (a killed worker's pool processes, say).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    shutil.rmtree(scratch, ignore_errors=True)

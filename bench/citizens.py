@@ -149,7 +149,7 @@ class Citizen:
             if "Booking confirmed" in page:
                 self.out.result = "confirmed"
                 break
-            if "This time filled up" in page:
+            if "status-rejected" in page:
                 self.out.result = "rejected"
                 break
             await asyncio.sleep(2)

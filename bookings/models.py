@@ -25,6 +25,11 @@ class Booking(models.Model):
     class RejectReason(models.TextChoices):
         SLOT_FULL = "slot_full", "The slot filled before your booking was confirmed."
         OUTSIDE_WINDOW = "outside_window", "The booking was requested outside the window."
+        # Its confirmation failed for good: bookings.tasks gave up on it.
+        SYSTEM_ERROR = (
+            "system_error",
+            "We could not confirm this booking because of a system problem.",
+        )
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     campaign = models.ForeignKey(

@@ -5,7 +5,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -129,16 +129,33 @@ def _locked(booking_id: int, *related: str):
     )
 
 
-def _save_with_new_code(booking: Booking, fields: list[str]) -> None:
-    for _ in range(5):
-        booking.code = new_booking_code()
-        try:
-            with transaction.atomic():
-                booking.save(update_fields=[*fields, "code"])
-            return
-        except IntegrityError:
-            continue
-    raise RuntimeError("could not draw a unique booking code")
+def _decide(booking_id: int, *, now: datetime) -> tuple[Booking | None, bool]:
+    """The booking and whether this call decided it (False: gone, or decided before)."""
+    with transaction.atomic():
+        booking = _locked(booking_id, "campaign").first()
+        if booking is None or booking.status != Booking.Status.PENDING:
+            return booking, False
+        booking.decided_at = now
+        fields = ["status", "decided_at", "reject_reason"]
+        if not windows.is_open(
+            booking.campaign, at=booking.requested_at, birth_date=booking.birth_date
+        ):
+            booking.status = Booking.Status.REJECTED
+            booking.reject_reason = Booking.RejectReason.OUTSIDE_WINDOW
+        elif (
+            Slot.objects.filter(pk=booking.slot_id, booked__lt=F("capacity")).update(
+                booked=F("booked") + 1
+            )
+            == 1
+        ):
+            booking.status = Booking.Status.CONFIRMED
+            booking.code = new_booking_code()
+            fields.append("code")
+        else:
+            booking.status = Booking.Status.REJECTED
+            booking.reject_reason = Booking.RejectReason.SLOT_FULL
+        booking.save(update_fields=fields)
+    return booking, True
 
 
 def confirm_booking(booking_id: int, *, now: datetime | None = None) -> Booking | None:
@@ -152,34 +169,48 @@ def confirm_booking(booking_id: int, *, now: datetime | None = None) -> Booking 
     full). Returns None for a booking that no longer exists.
     """
     now = now or timezone.now()
+    # A new code can (very rarely) collide with an existing one: the unique constraint then
+    # aborts the whole transaction, which is simply run again with another code. Cheaper on
+    # the hot path than a savepoint around every save.
+    for attempt in range(5):
+        try:
+            booking, decided = _decide(booking_id, now=now)
+        except IntegrityError:
+            if attempt == 4:
+                raise
+            continue
+        break
+    if booking is None:
+        logger.warning("confirm: booking id %s does not exist", booking_id)
+        return None
+    if decided:  # a redelivered message finds it decided: nothing happened, nothing to log
+        logger.info("booking %s %s", booking.public_id, booking.status)
+    return booking
+
+
+def give_up_booking(
+    booking_id: int, *, reason: Booking.RejectReason, now: datetime | None = None
+) -> Booking | None:
+    """Reject a booking whose confirmation could not be carried out (its task failed for
+    good), so that the person is told to choose again instead of waiting for nothing.
+
+    Only a ``pending`` booking changes, under its row lock: a pending booking holds no place,
+    so the slot is not touched. A booking already decided (a late success, the sweep, a
+    cancellation) is returned as it is, so a second call changes nothing. Returns None for a
+    booking that no longer exists.
+    """
+    now = now or timezone.now()
     with transaction.atomic():
-        booking = _locked(booking_id, "campaign").first()
+        booking = _locked(booking_id).first()
         if booking is None:
-            logger.warning("confirm: booking id %s does not exist", booking_id)
             return None
         if booking.status != Booking.Status.PENDING:
             return booking
+        booking.status = Booking.Status.REJECTED
+        booking.reject_reason = reason
         booking.decided_at = now
-        fields = ["status", "decided_at", "reject_reason"]
-        if not windows.is_open(
-            booking.campaign, at=booking.requested_at, birth_date=booking.birth_date
-        ):
-            booking.status = Booking.Status.REJECTED
-            booking.reject_reason = Booking.RejectReason.OUTSIDE_WINDOW
-            booking.save(update_fields=fields)
-        elif (
-            Slot.objects.filter(pk=booking.slot_id, booked__lt=F("capacity")).update(
-                booked=F("booked") + 1
-            )
-            == 1
-        ):
-            booking.status = Booking.Status.CONFIRMED
-            _save_with_new_code(booking, fields)
-        else:
-            booking.status = Booking.Status.REJECTED
-            booking.reject_reason = Booking.RejectReason.SLOT_FULL
-            booking.save(update_fields=fields)
-    logger.info("booking %s %s", booking.public_id, booking.status)
+        booking.save(update_fields=["status", "reject_reason", "decided_at"])
+    logger.warning("booking %s %s (%s)", booking.public_id, booking.status, reason)
     return booking
 
 
@@ -234,6 +265,12 @@ def sweep_pending_bookings(*, now: datetime | None = None) -> int:
     stale = Booking.objects.filter(status=Booking.Status.PENDING, requested_at__lt=cutoff)
     decided = 0
     for booking_id in stale.values_list("pk", flat=True).iterator():
-        confirm_booking(booking_id, now=now)
+        try:
+            confirm_booking(booking_id, now=now)
+        except DatabaseError:
+            # One booking that keeps failing must not hold up all the others; the next sweep
+            # (or its own task's give-up) deals with it.
+            logger.exception("sweep: booking id %s could not be decided", booking_id)
+            continue
         decided += 1
     return decided

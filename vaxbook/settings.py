@@ -89,6 +89,22 @@ if PRODUCTION and DATABASE_URL.startswith("sqlite"):
         "PostgreSQL keeps the capacity and one-booking-per-person guarantees under load."
     )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    # How long a statement waits for a row lock before it fails (0: forever). Every capacity
+    # change waits on its slot's row; a transaction that keeps it (a stuck session, an official's
+    # console left open in a transaction) must not freeze every confirmation of that slot
+    # behind it: the task fails, retries with backoff and finally gives up honestly. Normal
+    # waits on a hot slot are milliseconds, so 5 s only ends the pathological ones.
+    _lock_timeout_ms = int(config.get_setting("VAXBOOK_DB_LOCK_TIMEOUT_MS", "5000"))
+    if _lock_timeout_ms:
+        _db_options["options"] = (
+            f"{_db_options.get('options', '')} -c lock_timeout={_lock_timeout_ms}".strip()
+        )
+    # Names this process's sessions in pg_stat_activity (web, worker, ...), so that an operator
+    # (or a test) can find and end them.
+    if _application_name := config.get_setting("VAXBOOK_DB_APPLICATION_NAME"):
+        _db_options["application_name"] = _application_name
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = config.get_production_setting(
@@ -108,9 +124,16 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Sessions carry a booking in progress (the person's RRN only encrypted); keep them in the
-# database so that they survive a cache flush, with the cache in front for reads.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions carry a booking in progress (the person's RRN only encrypted). With Redis they live
+# only in Redis: no database write on every step of the surge (cached_db wrote each change
+# through to PostgreSQL). The trade-off: if Redis loses its data, people in the middle of the
+# steps start again at step 1 (bookings themselves are rows in PostgreSQL), and staff log in
+# again. Without Redis (the embedded default) they stay in the database.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cache"
+    if REDIS_URL
+    else "django.contrib.sessions.backends.cached_db"
+)
 SESSION_COOKIE_AGE = 60 * 60 * 2
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -188,16 +211,39 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# With acks_late a prefetched message stays unacknowledged until done, so prefetching a few
+# is safe (a dead worker's messages come back) and saves a broker round trip per task.
+CELERY_WORKER_PREFETCH_MULTIPLIER = int(config.get_setting("VAXBOOK_CELERY_PREFETCH", "4"))
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# The sweep re-enqueues bookings still pending after a lost message, so none stays pending.
+# Redis gives a message that was delivered but never acknowledged (acks_late: its worker was
+# killed mid-task) to another worker only after this many seconds. Shorter brings a killed
+# worker's confirmations back sooner, but every task still held longer than this is delivered
+# a second time while its first worker still has it: a slow task, a message waiting in a busy
+# worker's prefetch, and above all a retry waiting out its backoff (its message stays
+# unacknowledged until it runs). confirm_booking is
+# idempotent, so that costs work, not correctness; it must still stay well above the retry
+# backoff and the longest task. The sweep below decides such bookings within minutes anyway,
+# so the default stays Celery's hour.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(config.get_setting("VAXBOOK_BROKER_VISIBILITY_TIMEOUT", "3600"))
+}
+# A confirmation that keeps failing on the database (a lost connection, a lock timeout) is
+# retried this many times, waiting 1, 2, 4… seconds (at most the cap, with jitter); then its
+# booking is rejected with a "system problem" reason instead of staying pending.
+VAXBOOK_CONFIRM_MAX_RETRIES = int(config.get_setting("VAXBOOK_CONFIRM_MAX_RETRIES", "5"))
+VAXBOOK_CONFIRM_RETRY_BACKOFF_MAX = int(
+    config.get_setting("VAXBOOK_CONFIRM_RETRY_BACKOFF_MAX", "30")
+)
+# How often beat runs the sweep that decides bookings still pending after
+# VAXBOOK_PENDING_SWEEP_AFTER (a lost or never-sent message), so that none stays pending.
+VAXBOOK_SWEEP_INTERVAL_SECONDS = float(config.get_setting("VAXBOOK_SWEEP_INTERVAL_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE = {
     "confirm-stale-pending-bookings": {
         "task": "bookings.tasks.confirm_stale_bookings",
-        "schedule": 60.0,
+        "schedule": VAXBOOK_SWEEP_INTERVAL_SECONDS,
     },
     # A safety net for the draw, which the first poll after the opening normally starts.
     "purge-personal-data": {

@@ -1,13 +1,18 @@
 """Simulated citizens: each goes through the opening as a browser would (cookies, CSRF, the
-forms' fields), with httpx against the live server. Every request is timed under its step."""
+forms' fields), with aiohttp against the live server. Every request is timed under its step.
+
+The citizens are spread over several processes: one asyncio loop driving hundreds of clients
+saturates a core by itself, and then it is the load generator's latency that gets measured.
+"""
 
 import asyncio
 import random
 import re
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-import httpx
+import aiohttp
 
 LINK = {
     "region": re.compile(r'href="\?t=[^"&]+&region=([^"&]+)"'),
@@ -38,26 +43,44 @@ class Outcome:
         self.errors[kind] = self.errors.get(kind, 0) + 1
 
 
+@dataclass
+class Answer:
+    status_code: int
+    headers: dict
+    text: str
+
+    def json(self):
+        import json
+
+        return json.loads(self.text)
+
+
 class Citizen:
     def __init__(self, n: int, base: str, slug: str, opening: float, rrn: str):
         self.n, self.base, self.slug, self.opening, self.rrn = n, base, slug, opening, rrn
         self.out = Outcome()
+        self.csrftoken = ""
 
-    async def request(self, client, step, method, url, **kwargs) -> httpx.Response:
+    async def request(self, client, step, method, url, data=None, headers=None) -> Answer:
         start = time.time()
-        response = await client.request(method, url, **kwargs)
+        async with client.request(
+            method, self.base + url, data=data, headers=headers, allow_redirects=False
+        ) as response:
+            answer = Answer(response.status, dict(response.headers), await response.text())
+            if "csrftoken" in response.cookies:
+                self.csrftoken = response.cookies["csrftoken"].value
         self.out.timings.append(
-            Timing(step, start - self.opening, (time.time() - start) * 1000, response.status_code)
+            Timing(step, start - self.opening, (time.time() - start) * 1000, answer.status_code)
         )
-        if response.status_code >= 500:
-            self.out.error(f"{step}:{response.status_code}")
-            raise RuntimeError(f"{step} answered {response.status_code}")
-        return response
+        if answer.status_code >= 500:
+            self.out.error(f"{step}:{answer.status_code}")
+            raise RuntimeError(f"{step} answered {answer.status_code}")
+        return answer
 
     def csrf(self, client) -> dict:
-        return {"X-CSRFToken": client.cookies.get("csrftoken", "")}
+        return {"X-CSRFToken": self.csrftoken}
 
-    async def run(self, client: httpx.AsyncClient, arrive_at: float) -> Outcome:
+    async def run(self, client: aiohttp.ClientSession, arrive_at: float) -> Outcome:
         await asyncio.sleep(max(arrive_at - time.time(), 0))
         try:
             await self._book(client)
@@ -66,12 +89,12 @@ class Citizen:
             self.out.error(type(exc).__name__)
         return self.out
 
-    async def _book(self, client: httpx.AsyncClient) -> None:
+    async def _book(self, client: aiohttp.ClientSession) -> None:
         start_url = f"/book/{self.slug}/"
         response = await self.request(client, "arrive", "GET", start_url)
         if response.status_code == 302:  # the waiting room
             queued_at = time.time()
-            await self.request(client, "queue_page", "GET", response.headers["location"])
+            await self.request(client, "queue_page", "GET", response.headers["Location"])
             status_url = f"/queue/{self.slug}/status/"
             while True:
                 state = (await self.request(client, "queue_poll", "GET", status_url)).json()
@@ -96,7 +119,7 @@ class Citizen:
         if response.status_code != 302:
             self.out.result = "refused"
             return
-        choose = response.headers["location"]
+        choose = response.headers["Location"]
         token = choose.split("t=", 1)[1]
         for _attempt in range(5):
             page = (await self.request(client, "choose_region", "GET", choose)).text
@@ -130,7 +153,7 @@ class Citizen:
         else:
             self.out.result = "refused"
             return
-        review = response.headers["location"]
+        review = response.headers["Location"]
         await self.request(client, "review", "GET", review)
         response = await self.request(
             client,
@@ -143,7 +166,7 @@ class Citizen:
         if response.status_code != 302:
             self.out.result = "refused"
             return
-        status_url = response.headers["location"]
+        status_url = response.headers["Location"]
         while True:  # the status page refreshes itself every 2 seconds
             page = (await self.request(client, "status", "GET", status_url)).text
             if "Booking confirmed" in page:
@@ -156,22 +179,53 @@ class Citizen:
         self.out.decided_at = time.time() - self.opening
 
 
-async def run_citizens(
-    base: str, slug: str, opening: float, rrns: list[str], spread: float, connections: int
+async def _run_share(
+    base: str,
+    slug: str,
+    opening: float,
+    share: list[tuple[int, str]],
+    spread: float,
+    connections: int,
 ) -> list[Outcome]:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    transport = httpx.AsyncHTTPTransport(limits=limits, retries=0)
+    connector = aiohttp.TCPConnector(limit=connections)
+    timeout = aiohttp.ClientTimeout(total=60)
 
     async def one(n: int, rrn: str) -> Outcome:
-        # One cookie jar per citizen, one connection pool for all (closing a client would
-        # close the shared transport, so the pool is closed once, at the end).
-        client = httpx.AsyncClient(
-            base_url=base, transport=transport, timeout=60, follow_redirects=False
-        )
-        arrive = opening + random.uniform(-spread, spread)
-        return await Citizen(n, base, slug, opening, rrn).run(client, arrive)
+        # one cookie jar per citizen; one connection pool for the process
+        async with aiohttp.ClientSession(
+            connector=connector,
+            connector_owner=False,
+            timeout=timeout,
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+        ) as client:
+            arrive = opening + random.uniform(-spread, spread)
+            return await Citizen(n, base, slug, opening, rrn).run(client, arrive)
 
     try:
-        return await asyncio.gather(*(one(n, rrn) for n, rrn in enumerate(rrns)))
+        return await asyncio.gather(*(one(n, rrn) for n, rrn in share))
     finally:
-        await transport.aclose()
+        await connector.close()
+
+
+def _share_in_process(args) -> list[Outcome]:
+    return asyncio.run(_run_share(*args))
+
+
+def run_citizens(
+    base: str,
+    slug: str,
+    opening: float,
+    rrns: list[str],
+    spread: float,
+    connections: int,
+    processes: int,
+) -> list[Outcome]:
+    numbered = list(enumerate(rrns))
+    shares = [numbered[i::processes] for i in range(processes)]
+    per_process = max(connections // processes, 1)
+    with ProcessPoolExecutor(max_workers=processes) as pool:
+        results = pool.map(
+            _share_in_process,
+            [(base, slug, opening, share, spread, per_process) for share in shares],
+        )
+        return [outcome for share in results for outcome in share]

@@ -22,7 +22,7 @@ class OutOfCohort(BookingRefused):
     def __init__(self, campaign: Campaign):
         super().__init__(
             f"{campaign.name} is for people {campaign.cohort_label}. "
-            "The person you entered is not in this cohort."
+            "The person you entered is not in the cohort."
         )
 
 

@@ -18,6 +18,7 @@ from bookings.errors import (
 )
 from bookings.identity import Identity, decrypt_rrn, encrypt_rrn, rrn_hmac
 from bookings.models import Booking
+from bookings.selectors import has_active_booking
 from campaigns import windows
 from campaigns.models import Campaign
 from clinics.models import Slot
@@ -64,11 +65,9 @@ def request_booking(
         raise WindowClosed(windows.closed_message(campaign, state, now=now, birth_date=born))
     if campaign.waiting_room_enabled and not admission_pass:
         raise WindowClosed("Join the waiting room first: booking needs an admission pass.")
-    person = rrn_hmac(identity.rrn)
-    if Booking.objects.filter(
-        campaign=campaign, rrn_hmac=person, status__in=Booking.ACTIVE_STATUSES
-    ).exists():
+    if has_active_booking(campaign, rrn=identity.rrn):
         raise AlreadyBooked()
+    person = rrn_hmac(identity.rrn)
     slot = Slot.objects.filter(pk=slot_id, campaign=campaign).first()
     if slot is None:
         raise SlotUnavailable("That time slot is not offered in this campaign.")

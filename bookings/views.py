@@ -11,7 +11,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bookings import selectors, services, steps, throttle
-from bookings.errors import BookingRefused, SlotUnavailable
+from bookings.errors import BookingRefused, OutOfCohort, SlotUnavailable
 from bookings.forms import IdentityForm, LookupForm, PlaceQueryForm, SlotChoiceForm
 from bookings.identity import Identity, rrn_hmac
 from bookings.models import Booking
@@ -72,11 +72,7 @@ def start(request: HttpRequest, campaign: str) -> HttpResponse:
         rrn = form.cleaned_data["rrn"]
         person_state = window_state(the_campaign, birth_date=rrn.birth_date)
         if not the_campaign.covers_birth_date(rrn.birth_date):
-            form.add_error(
-                "rrn",
-                f"{the_campaign.name} is for people {the_campaign.cohort_label}; "
-                "this person is not in the cohort.",
-            )
+            form.add_error("rrn", OutOfCohort(the_campaign).message)
         elif person_state is not WindowState.OPEN:
             form.add_error(
                 None, closed_message(the_campaign, person_state, birth_date=rrn.birth_date)

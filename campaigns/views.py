@@ -37,6 +37,13 @@ def _poll(request: HttpRequest, slug: str):
     if new:
         ticket = waiting_room.issue_ticket(config, now=now)
     status = waiting_room.queue_status(config, ticket, now=now) if ticket else None
+    _start_draw_if_due(config, status, now=now)
+    return config, ticket, status, new, replaced
+
+
+def _start_draw_if_due(config, status, *, now: float) -> None:
+    """The first poll after the opening (plus the grace) starts the draw on a worker; one
+    process in the whole system wins the claim."""
     if (
         status is not None
         and status.state == "drawing"
@@ -44,7 +51,6 @@ def _poll(request: HttpRequest, slug: str):
         and waiting_room.claim_draw(config)
     ):
         tasks.run_draw.delay(config.campaign_id)
-    return config, ticket, status, new, replaced
 
 
 def _finish(response: HttpResponse, config, ticket, status, new: bool) -> HttpResponse:
@@ -96,12 +102,7 @@ def queue_status(request: HttpRequest, campaign: str) -> JsonResponse:
             status=403,
         )
     status = waiting_room.queue_status(config, ticket, now=now)
-    if (
-        status.state == "drawing"
-        and waiting_room.draw_due(config, now=now)
-        and waiting_room.claim_draw(config)
-    ):
-        tasks.run_draw.delay(config.campaign_id)
+    _start_draw_if_due(config, status, now=now)
     body = {
         "state": status.state,
         "position": status.position,

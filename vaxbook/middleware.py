@@ -1,7 +1,10 @@
+import codecs
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.http import parse_header_parameters
 
 
 class StaffSessionExpiry:
@@ -23,3 +26,61 @@ class StaffSessionExpiry:
         if user is not None and user.is_authenticated and user.is_staff:
             request.session.set_expiry(settings.VAXBOOK_STAFF_SESSION_IDLE_SECONDS)
         return self.get_response(request)
+
+
+# The names Python gives the character sets a body may declare: UTF-8 and its subset ASCII.
+ACCEPTED_CHARSETS = {"utf-8", "ascii"}
+
+
+def declared_charset(content_type: str) -> str | None:
+    """The character set a Content-Type declares, by Python's name for it: None when it
+    declares none, "" when Python knows no such character set."""
+    _, params = parse_header_parameters(content_type)
+    if "charset" not in params:
+        return None
+    try:
+        return codecs.lookup(params["charset"]).name
+    except LookupError:
+        return ""
+
+
+class RequireUtf8Body:
+    """Refuses, with a clear 400, a request whose body declares a character set other than
+    UTF-8, before anything reads the body.
+
+    Django refuses such a form body with ``BadRequest``, but the CSRF check is what reads it
+    first, and Django's 400 and 500 handlers run that check again (``requires_csrf_token``), so
+    the refusal became a 500 (and ``rot13`` or an unknown name a ``LookupError``). Browsers
+    send forms in UTF-8 because every page here is UTF-8; only a hand-made request gets here.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        charset = declared_charset(request.META.get("CONTENT_TYPE", ""))
+        if charset is None:
+            return self.get_response(request)
+        if charset in ACCEPTED_CHARSETS:
+            # "utf8", "UTF-8", "us-ascii": read as Django's one spelling, which its form parser
+            # insists on (ASCII is a subset of UTF-8).
+            request.encoding = "utf-8"
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            return JsonResponse(
+                {
+                    "detail": "Send the request body in UTF-8 (charset=utf-8).",
+                    "code": "unsupported_charset",
+                },
+                status=400,
+            )
+        return render(
+            request,
+            "message.html",
+            {
+                "title": "The form could not be read",
+                "message": "The form was sent in a character set this service does not read. "
+                "Go back, reload the page and send it again from the page itself.",
+            },
+            status=400,
+        )

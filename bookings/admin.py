@@ -1,3 +1,4 @@
+import re
 from itertools import islice
 
 from django.contrib import admin
@@ -12,6 +13,8 @@ from bookings.models import Booking
 from bookings.selectors import suspicious_bookings
 
 INTEGRITY_REPORT_LIMIT = 500
+# What a booking code can look like (bookings.services.CODE_ALPHABET, up to the field's length).
+CODE_LIKE = re.compile(r"[A-Z0-9]{1,12}")
 
 
 @admin.register(Booking)
@@ -87,6 +90,39 @@ class BookingAdmin(admin.ModelAdmin):
         if not term:
             return queryset, False
         return queryset.filter(code=term), False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        # The list shows names and masked numbers: who listed or searched which bookings is
+        # recorded like opening one. A refused list raises, and a redirect (a bad filter) shows
+        # nothing, so neither is recorded.
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if response.status_code == 200 and changelist is not None:
+            record(
+                AuditEvent.Action.BOOKINGS_LISTED,
+                actor=request.user,
+                obj_type="bookings.booking",
+                obj_id="list",
+                details={
+                    "search": self._recorded_search(changelist.query),
+                    "filters": changelist.get_filters_params(),
+                    "rows": changelist.result_count,
+                    "shown": len(changelist.result_list),
+                },
+            )
+        return response
+
+    @staticmethod
+    def _recorded_search(term: str) -> str | dict[str, int]:
+        """The search as typed, when it is a booking code (what the search looks for); for
+        anything else only its length: an official who types a name or a registration number
+        into the box must not put it in the audit log."""
+        term = term.strip().upper()
+        if not term or CODE_LIKE.fullmatch(term):
+            return term
+        return {"not_a_code": len(term)}
 
     def change_view(
         self,

@@ -48,6 +48,7 @@ class AuditEvent(models.Model):
     class Action(models.TextChoices):
         ROSTER_EXPORTED = "roster_exported", "Roster exported"
         BOOKING_VIEWED = "booking_viewed", "Booking viewed"
+        BOOKINGS_LISTED = "bookings_listed", "Bookings listed or searched"
         CAMPAIGN_WINDOW_CHANGED = "campaign_window_changed", "Campaign window changed"
         BOOKING_WINDOW_ADDED = "booking_window_added", "Staggered window added"
         BOOKING_WINDOW_CHANGED = "booking_window_changed", "Staggered window changed"

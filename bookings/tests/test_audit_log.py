@@ -114,12 +114,63 @@ def test_opening_a_booking_in_the_admin_is_recorded(admin_client, admin_user):
     assert event.details == {"campaign": booking.campaign.slug}
 
 
-def test_the_list_and_a_missing_booking_are_not_booking_views(admin_client):
+def test_a_missing_booking_is_not_a_booking_view(admin_client):
     BookingFactory()
 
-    admin_client.get(reverse("admin:bookings_booking_changelist"))
     admin_client.get(reverse("admin:bookings_booking_change", args=[999999]))
 
+    assert _events("booking_viewed") == []
+
+
+BOOKING_LIST = reverse("admin:bookings_booking_changelist")
+
+
+def test_listing_bookings_in_the_admin_is_recorded_with_the_rows_shown(admin_client, admin_user):
+    bookings = BookingFactory.create_batch(3, name=NAME)
+
+    response = admin_client.get(BOOKING_LIST, {"status__exact": "pending"})
+
+    assert response.status_code == 200
+    event = _only_event("bookings_listed")
+    assert (event.actor, event.actor_name) == (admin_user, admin_user.username)
+    assert event.object_type == "bookings.booking"
+    assert event.details == {
+        "search": "",
+        "filters": {"status__exact": ["pending"]},
+        "rows": 3,
+        "shown": 3,
+    }
+    assert {b.pk for b in response.context["cl"].result_list} == {b.pk for b in bookings}
+
+
+def test_searching_bookings_in_the_admin_is_recorded_with_the_term_and_the_matches(admin_client):
+    BookingFactory(code="K7M2QX9P", status=Booking.Status.CONFIRMED)
+    BookingFactory()
+
+    admin_client.get(BOOKING_LIST, {"q": "k7m2qx9p"})
+
+    event = _only_event("bookings_listed")
+    assert event.details == {"search": "K7M2QX9P", "filters": {}, "rows": 1, "shown": 1}
+
+
+def test_a_search_that_is_not_a_booking_code_is_recorded_without_its_text(admin_client):
+    BookingFactory(name=NAME, rrn=RRN)
+
+    for term in (RRN, NAME):
+        admin_client.get(BOOKING_LIST, {"q": term})
+
+    first, second = _events("bookings_listed")
+    assert first.details["search"] == {"not_a_code": len(RRN)}
+    assert second.details["search"] == {"not_a_code": len(NAME)}
+    stored = json.dumps(list(AuditEvent.objects.values()), default=str)
+    assert RRN not in stored and NAME not in stored and "620714" not in stored
+
+
+def test_a_booking_list_refused_to_someone_without_permission_is_not_recorded(client):
+    BookingFactory()
+    client.force_login(UserFactory(is_staff=True))
+
+    assert client.get(BOOKING_LIST).status_code == 403
     assert _events() == []
 
 

@@ -3,10 +3,13 @@ slot's capacity, and when.
 
 Append-only. ``record`` is the only writer; an event, once written, is never changed or
 deleted: ``AuditEvent.save`` refuses to update a row and ``delete`` refuses outright, and on
-PostgreSQL a trigger (migration ``0004_auditevent``) refuses any UPDATE or DELETE of the table,
-so ``QuerySet.update()``/``delete()`` and raw SQL fail too. The one exception is the trigger's:
-deleting a user sets ``actor`` to NULL (``on_delete=SET_NULL``) and nothing else, and
-``actor_name``, copied when the event is written, still says who it was.
+PostgreSQL triggers (migrations ``0004_auditevent`` and ``0007_auditevent_no_truncate``) refuse
+any UPDATE, DELETE or TRUNCATE of the table, so ``QuerySet.update()``/``delete()`` and raw SQL
+fail too. In production the application connects as a role that owns nothing
+(``manage.py setup_database_role``), so it cannot drop or disable those triggers either.
+The one exception is the trigger's: deleting a user sets ``actor`` to NULL
+(``on_delete=SET_NULL``) and nothing else, and ``actor_name``, copied when the event is
+written, still says who it was.
 
 Events name the objects they are about by type and id; ``details`` never holds a citizen's
 name or registration number, only what officials and staff typed or chose (codes, days,

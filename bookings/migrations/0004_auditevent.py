@@ -10,9 +10,9 @@ import bookings.audit
 # The audit log is append-only in the database too, so that QuerySet.update()/delete(), raw SQL
 # and any code that forgets cannot rewrite it. Deleting a user is let through: Django's
 # on_delete=SET_NULL updates actor_id to NULL, and the trigger allows an UPDATE that does that
-# and changes nothing else (actor_name keeps who it was). TRUNCATE is not refused: the test
-# runner empties tables that way. Only PostgreSQL gets the trigger; on SQLite (`make run`) the
-# model's save() and delete() guards are all there is.
+# and changes nothing else (actor_name keeps who it was). TRUNCATE is refused by 0007. Only
+# PostgreSQL gets the trigger; on SQLite (`make run`) the model's save() and delete() guards are
+# all there is.
 CREATE_TRIGGER = """
 CREATE FUNCTION bookings_auditevent_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$

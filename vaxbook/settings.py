@@ -36,13 +36,16 @@ ALLOWED_HOSTS = [
 
 INSTALLED_APPS = [
     "csp",
-    "django.contrib.admin",
+    "vaxbook.apps.AdminConfig",  # django.contrib.admin, its login with a second factor
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "campaigns",
     "clinics",
     "bookings",
@@ -56,9 +59,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "vaxbook.second_factor.SecondFactorRequired",
     "vaxbook.middleware.StaffSessionExpiry",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked login into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "vaxbook.urls"
@@ -185,7 +192,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses an attempt while its user name and address are locked (django-axes).
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins (vaxbook.login_limits): locked per normalised user name *and* address, for
+# VAXBOOK_THROTTLE_WINDOW_SECONDS after VAXBOOK_ADMIN_LOGIN_FAILURES failures.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "vaxbook.login_limits.username_tried"
+AXES_FAILURE_LIMIT = "vaxbook.login_limits.failure_limit"
+AXES_COOLOFF_TIME = "vaxbook.login_limits.cool_off"
+AXES_LOCKOUT_CALLABLE = "vaxbook.login_limits.locked_out"
+AXES_CLIENT_IP_CALLABLE = "bookings.throttle.client_address"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 LOGIN_URL = "/admin/login/"
+# A second factor (vaxbook.second_factor): always possible, compulsory for every account when
+# this is on (the production default).
+VAXBOOK_REQUIRE_SECOND_FACTOR = config.get_bool("VAXBOOK_REQUIRE_SECOND_FACTOR", PRODUCTION)
+OTP_TOTP_ISSUER = "vaxbook"
 LOGIN_REDIRECT_URL = "/staff/"
 
 LANGUAGE_CODE = "en"

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from campaigns import views as campaign_views
+from vaxbook import second_factor
 from vaxbook import views as vaxbook_views
 
 urlpatterns = [
@@ -11,5 +12,6 @@ urlpatterns = [
     path("staff/", include("clinics.urls")),
     path("api/", include("vaxbook.api_urls")),
     path("admin/login/", vaxbook_views.admin_login, name="admin-login"),
+    path("account/second-factor/", second_factor.setup, name="second-factor-setup"),
     path("admin/", admin.site.urls),
 ]

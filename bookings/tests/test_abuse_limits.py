@@ -17,7 +17,6 @@ def tight(settings):
     settings.VAXBOOK_THROTTLE_PER_ADDRESS = 6
     settings.VAXBOOK_THROTTLE_PER_PERSON = 3
     settings.VAXBOOK_THROTTLE_WINDOW_SECONDS = 600
-    settings.VAXBOOK_ADMIN_LOGIN_FAILURES = 3
 
 
 def test_too_many_identity_tries_for_one_person_get_a_429_that_says_when(tight):
@@ -88,30 +87,6 @@ def test_the_api_is_limited_too(tight):
         for _ in range(4)
     ]
     assert codes == [400, 400, 400, 429]
-
-
-def test_admin_login_failures_are_limited(tight, django_user_model):
-    django_user_model.objects.create_superuser("official", password="the-right-password-1")
-    client = Client(REMOTE_ADDR="10.4.4.4")
-    codes = [
-        client.post("/admin/login/", {"username": "official", "password": "wrong"}).status_code
-        for _ in range(4)
-    ]
-    assert codes == [200, 200, 200, 429]
-    # even the right password waits now: guessing does not continue by luck
-    right = client.post(
-        "/admin/login/", {"username": "official", "password": "the-right-password-1"}
-    )
-    assert right.status_code == 429
-    # another user from elsewhere is not blocked
-    other = Client(REMOTE_ADDR="10.4.4.5")
-    django_user_model.objects.create_superuser("other", password="the-right-password-2")
-    assert (
-        other.post(
-            "/admin/login/", {"username": "other", "password": "the-right-password-2"}
-        ).status_code
-        == 302
-    )
 
 
 def test_staff_sessions_expire_after_inactivity(settings, django_user_model):

@@ -58,6 +58,9 @@ class AuditEvent(models.Model):
         BOOKING_WINDOW_DELETED = "booking_window_deleted", "Staggered window deleted"
         WAITING_ROOM_CHANGED = "waiting_room_changed", "Waiting room changed"
         SLOT_CAPACITY_CHANGED = "slot_capacity_changed", "Slot capacity changed"
+        STAFF_MEMBERSHIP_ADDED = "staff_membership_added", "Clinic staff member added"
+        STAFF_MEMBERSHIP_CHANGED = "staff_membership_changed", "Clinic staff member changed"
+        STAFF_MEMBERSHIP_REMOVED = "staff_membership_removed", "Clinic staff member removed"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -16,8 +16,12 @@ from clinics.services import (
     MAX_CAPACITY,
     MAX_INTERVAL_MINUTES,
     SLOT_SCHEDULE_FIELDS,
+    MembershipRefused,
     change_slot,
+    check_membership_grant,
     generate_slots,
+    remove_staff_membership,
+    save_staff_membership,
 )
 
 
@@ -212,9 +216,43 @@ class SlotAdmin(admin.ModelAdmin):
         return super().response_change(request, obj)
 
 
+class StaffMembershipForm(forms.ModelForm):
+    class Meta:
+        model = StaffMembership
+        fields = ["user", "clinic"]
+
+    actor = None  # who is saving it: set per request by StaffMembershipAdmin.get_form
+
+    def clean_user(self):
+        user = self.cleaned_data["user"]
+        try:
+            check_membership_grant(user=user, actor=self.actor)
+        except MembershipRefused as refused:
+            raise forms.ValidationError(str(refused)) from None
+        return user
+
+
 @admin.register(StaffMembership)
 class StaffMembershipAdmin(admin.ModelAdmin):
+    """Who works at which clinic: that is who reads its roster. Changes go through
+    ``clinics.services`` (audited); nobody adds themselves."""
+
+    form = StaffMembershipForm
     list_display = ["user", "clinic"]
     list_select_related = ["user", "clinic"]
     search_fields = ["user__username", "clinic__code", "clinic__name"]
     autocomplete_fields = ["user", "clinic"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
+    def save_model(self, request, obj, form, change):
+        save_staff_membership(obj, actor=request.user)
+
+    def delete_model(self, request, obj):
+        remove_staff_membership(obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("user", "clinic"):
+            remove_staff_membership(membership, actor=request.user)

@@ -1,4 +1,4 @@
-"""Every change to clinics' slots goes through a function here."""
+"""Every change to clinics' slots and staff memberships goes through a function here."""
 
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, time, timedelta
@@ -8,8 +8,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from bookings.audit import AuditEvent, record
 from campaigns.models import Campaign
-from clinics.models import Clinic, Slot
+from clinics.models import Clinic, Slot, StaffMembership
 
 MAX_DAYS = 366
 # A sanity bound, far above any clinic's room, and far below what the integer column holds.
@@ -147,3 +148,68 @@ def change_slot(slot_id: int, *, changes: Mapping[str, Any]) -> None:
             "The change conflicts with another one made at the same time "
             "(for example a slot at the same clinic, campaign, day and time); nothing was changed."
         ) from conflict
+
+
+class MembershipRefused(ValueError):
+    """A change of who works at a clinic that is not allowed; the message is for the official."""
+
+
+def _membership_details(membership: StaffMembership) -> dict[str, str]:
+    return {"user": membership.user.get_username(), "clinic": membership.clinic.code}
+
+
+def check_membership_grant(*, user, actor) -> None:
+    """Nobody gives themselves access to a clinic's roster (names and masked registration
+    numbers of everyone booked there): another official must."""
+    if actor is not None and user is not None and user.pk == actor.pk:
+        raise MembershipRefused(
+            "You cannot add yourself to a clinic: another official must do it (it gives access "
+            "to the clinic's roster)."
+        )
+
+
+def save_staff_membership(membership: StaffMembership, *, actor) -> StaffMembership:
+    """Add a membership (no pk yet) or change one, and record it in the audit log, in one
+    transaction."""
+    check_membership_grant(user=membership.user, actor=actor)
+    with transaction.atomic():
+        if membership.pk is None:
+            membership.save()
+            record(
+                AuditEvent.Action.STAFF_MEMBERSHIP_ADDED,
+                actor=actor,
+                obj_type="clinics.staffmembership",
+                obj_id=membership.pk,
+                details=_membership_details(membership),
+            )
+            return membership
+        before = (
+            StaffMembership.objects.select_for_update()
+            .select_related("user", "clinic")
+            .get(pk=membership.pk)
+        )
+        membership.save()
+        old, new = _membership_details(before), _membership_details(membership)
+        if old != new:
+            record(
+                AuditEvent.Action.STAFF_MEMBERSHIP_CHANGED,
+                actor=actor,
+                obj_type="clinics.staffmembership",
+                obj_id=membership.pk,
+                details={"old": old, "new": new},
+            )
+    return membership
+
+
+def remove_staff_membership(membership: StaffMembership, *, actor) -> None:
+    with transaction.atomic():
+        details = _membership_details(membership)
+        pk = membership.pk
+        membership.delete()
+        record(
+            AuditEvent.Action.STAFF_MEMBERSHIP_REMOVED,
+            actor=actor,
+            obj_type="clinics.staffmembership",
+            obj_id=pk,
+            details=details,
+        )

@@ -124,3 +124,11 @@ def start_worker():
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
     shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _quick_proof_of_work(settings):
+    """Joining the waiting room costs a real ALTCHA proof of work in every test, made cheap
+    (one PBKDF2 iteration a try) so the suite solves hundreds of them; the browser test sets
+    its own, higher cost."""
+    settings.VAXBOOK_QUEUE_POW_COST = 1

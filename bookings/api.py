@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bookings import selectors, services, throttle
-from bookings.errors import AlreadyBooked, BookingRefused
+from bookings.errors import AlreadyBooked, BookingRefused, PassBeforeWindow, PassFull
 from bookings.identity import (
     Identity,
     IdentityError,
@@ -107,10 +107,14 @@ class BookingCreateView(APIView):
                 request.campaign,
                 identity=identity,
                 slot_id=data["slot"],
-                admission_pass=request.admission_pass,
+                admission=request.admission_pass,
             )
         except BookingRefused as refused:
-            code = status.HTTP_409_CONFLICT if isinstance(refused, AlreadyBooked) else 400
+            code = status.HTTP_400_BAD_REQUEST
+            if isinstance(refused, AlreadyBooked):
+                code = status.HTTP_409_CONFLICT
+            elif isinstance(refused, PassFull | PassBeforeWindow):
+                code = status.HTTP_403_FORBIDDEN
             return Response({"detail": refused.message, "code": refused.code}, status=code)
         booking = selectors.booking_by_public_id(booking.public_id)
         return Response(BookingStatusSerializer(booking).data, status=status.HTTP_202_ACCEPTED)

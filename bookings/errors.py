@@ -42,3 +42,30 @@ class SlotUnavailable(BookingRefused):
 
 class NotCancellable(BookingRefused):
     code = "not_cancellable"
+
+
+class PassFull(BookingRefused):
+    """The admission pass already books for as many people as one pass may."""
+
+    code = "pass_full"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"This admission pass has already been used for {limit} people, the most one pass "
+            "may book for (a person and their household). To book for someone else, that "
+            "person needs a place in the queue of their own."
+        )
+        self.limit = limit
+
+
+class PassBeforeWindow(BookingRefused):
+    """The pass comes from the line of an opening before this person's window opened."""
+
+    code = "pass_before_window"
+
+    def __init__(self, window_opened: str) -> None:
+        super().__init__(
+            "This admission pass comes from the queue before this person's booking window "
+            f"opened ({window_opened}). Each window's opening has its own queue: join it to "
+            "book for this person."
+        )

@@ -1,5 +1,8 @@
 from collections.abc import Iterator
 
+from django.conf import settings
+from django.db.models import Count
+
 from bookings.identity import Rrn, rrn_hmac
 from bookings.models import Booking
 from campaigns import windows
@@ -35,12 +38,13 @@ def booking_by_public_id(public_id) -> Booking | None:
 
 def suspicious_bookings(campaign: Campaign | None = None) -> Iterator[tuple[Booking, str]]:
     """Bookings that should not exist: requested when no window covering the person was open,
-    or without an admission pass while the waiting room was on. Should always be empty."""
-    bookings = Booking.objects.select_related("campaign", "slot__clinic").prefetch_related(
+    without an admission pass while the waiting room was on, or through a pass that booked for
+    more people than ``VAXBOOK_PEOPLE_PER_PASS``. Should always be empty."""
+    scope = Booking.objects.all() if campaign is None else Booking.objects.filter(campaign=campaign)
+    overused = _passes_used_for_too_many_people(scope)
+    bookings = scope.select_related("campaign", "slot__clinic").prefetch_related(
         "campaign__windows"
     )
-    if campaign is not None:
-        bookings = bookings.filter(campaign=campaign)
     campaigns: dict[int, Campaign] = {}
     for booking in bookings.order_by("pk").iterator(chunk_size=2000):
         # one Campaign object per campaign, so its windows are fetched once
@@ -51,3 +55,23 @@ def suspicious_bookings(campaign: Campaign | None = None) -> Iterator[tuple[Book
             yield booking, "requested outside the person's booking window"
         elif booking.waiting_room_required and not booking.admission_pass:
             yield booking, "no admission pass while the waiting room was on"
+        elif (people := overused.get((booking.campaign_id, booking.admission_pass))) is not None:
+            yield (
+                booking,
+                (
+                    f"its admission pass booked for {people} people, more than "
+                    f"{settings.VAXBOOK_PEOPLE_PER_PASS}"
+                ),
+            )
+
+
+def _passes_used_for_too_many_people(bookings) -> dict[tuple[int, str], int]:
+    """(campaign, pass) → number of different people, for passes over the limit."""
+    rows = (
+        bookings.exclude(admission_pass="")
+        .order_by()
+        .values("campaign_id", "admission_pass")
+        .annotate(people=Count("rrn_hmac", distinct=True))
+        .filter(people__gt=settings.VAXBOOK_PEOPLE_PER_PASS)
+    )
+    return {(r["campaign_id"], r["admission_pass"]): r["people"] for r in rows}

@@ -13,14 +13,17 @@ from bookings.errors import (
     AlreadyBooked,
     NotCancellable,
     OutOfCohort,
+    PassBeforeWindow,
+    PassFull,
     SlotUnavailable,
     WindowClosed,
 )
-from bookings.identity import Identity, decrypt_rrn, encrypt_rrn, rrn_hmac
+from bookings.identity import Identity, Rrn, decrypt_rrn, encrypt_rrn, rrn_hmac
 from bookings.models import Booking
 from bookings.selectors import has_active_booking
-from campaigns import windows
-from campaigns.models import Campaign
+from campaigns import waiting_room, windows
+from campaigns.models import AdmissionPass, Campaign, PassHolder
+from campaigns.waiting_room import Pass
 from clinics.models import Slot
 
 logger = logging.getLogger(__name__)
@@ -41,20 +44,70 @@ def _enqueue_confirmation(booking_id: int) -> None:
     tasks.confirm_booking.delay(booking_id)
 
 
+def admit_person(
+    campaign: Campaign, *, admission: Pass, rrn: Rrn, now: datetime | None = None
+) -> None:
+    """Check that this admission pass may book for this person, and bind the person to it.
+
+    A pass books for the people whose window had opened when its ticket queued (the line of
+    a later opening is that opening's to fill: ``PassBeforeWindow``), and for at most
+    ``VAXBOOK_PEOPLE_PER_PASS`` different people (``PassFull``): the first identity submitted
+    with it binds the first place, and so on. A person already bound passes again freely.
+    Binding locks the pass's row, so a burst of identities on one pass cannot overshoot.
+    """
+    now = now or timezone.now()
+    born = rrn.birth_date
+    covering = [w for w in windows.windows_of(campaign) if w.covers(born) and w.is_open(now)]
+    # Lines are named by their opening's whole second (waiting_room.Ticket.opening).
+    if covering and all(int(w.opens_at.timestamp()) > admission.opening for w in covering):
+        raise PassBeforeWindow(windows.format_kst(min(w.opens_at for w in covering)))
+    person = rrn_hmac(rrn)
+    bound = PassHolder.objects.filter(
+        admission_pass__campaign=campaign,
+        admission_pass__ticket_id=admission.ticket_id,
+        person=person,
+    )
+    if bound.exists():
+        return
+    limit = settings.VAXBOOK_PEOPLE_PER_PASS
+    with transaction.atomic():
+        AdmissionPass.objects.bulk_create(
+            [
+                AdmissionPass(
+                    campaign=campaign,
+                    ticket_id=admission.ticket_id,
+                    opening=waiting_room.as_datetime(admission.opening),
+                    admitted_at=waiting_room.as_datetime(admission.admitted_at),
+                )
+            ],
+            ignore_conflicts=True,
+        )
+        the_pass = AdmissionPass.objects.select_for_update().get(
+            campaign=campaign, ticket_id=admission.ticket_id
+        )
+        people = set(the_pass.holders.values_list("person", flat=True))
+        if person in people:
+            return
+        if len(people) >= limit:
+            raise PassFull(limit)
+        PassHolder.objects.create(admission_pass=the_pass, person=person, bound_at=now)
+
+
 def request_booking(
     campaign: Campaign,
     *,
     identity: Identity,
     slot_id: int,
-    admission_pass: str = "",
+    admission: Pass | None = None,
     now: datetime | None = None,
 ) -> Booking:
     """Create a ``pending`` booking and enqueue its confirmation once the row is committed.
 
-    Refuses (``BookingRefused``) outside the window, outside the cohort, for a second active
-    booking of the same person, and for a slot that is not this campaign's, is past or is
-    visibly full. Nothing is written when it refuses. Whether the place is really taken is
-    decided by ``confirm_booking``, not here.
+    Refuses (``BookingRefused``) outside the window, outside the cohort, without an admission
+    pass that may book for this person while the waiting room is on (``admit_person``), for a
+    second active booking of the same person, and for a slot that is not this campaign's, is
+    past or is visibly full. Nothing is written when it refuses. Whether the place is really
+    taken is decided by ``confirm_booking``, not here.
     """
     now = now or timezone.now()
     born = identity.rrn.birth_date
@@ -63,8 +116,10 @@ def request_booking(
     state = windows.window_state(campaign, now=now, birth_date=born)
     if state is not windows.WindowState.OPEN:
         raise WindowClosed(windows.closed_message(campaign, state, now=now, birth_date=born))
-    if campaign.waiting_room_enabled and not admission_pass:
-        raise WindowClosed("Join the waiting room first: booking needs an admission pass.")
+    if campaign.waiting_room_enabled:
+        if admission is None:
+            raise WindowClosed("Join the waiting room first: booking needs an admission pass.")
+        admit_person(campaign, admission=admission, rrn=identity.rrn, now=now)
     if has_active_booking(campaign, rrn=identity.rrn):
         raise AlreadyBooked()
     person = rrn_hmac(identity.rrn)
@@ -87,7 +142,7 @@ def request_booking(
                 rrn_hmac=person,
                 rrn_encrypted=encrypt_rrn(identity.rrn),
                 requested_at=now,
-                admission_pass=admission_pass,
+                admission_pass=admission.ticket_id if admission else "",
                 waiting_room_required=campaign.waiting_room_enabled,
             )
             # robust: if the broker is down the booking still stands (the row is the truth) and
@@ -102,7 +157,7 @@ def request_booking(
 
 
 def rebook(
-    booking: Booking, *, slot_id: int, admission_pass: str = "", now: datetime | None = None
+    booking: Booking, *, slot_id: int, admission: Pass | None = None, now: datetime | None = None
 ) -> Booking:
     """Request another slot for the person of a rejected booking (same checks as a new one)."""
     if booking.status != Booking.Status.REJECTED:
@@ -114,7 +169,7 @@ def rebook(
         booking.campaign,
         identity=identity,
         slot_id=slot_id,
-        admission_pass=admission_pass,
+        admission=admission,
         now=now,
     )
 

@@ -2,6 +2,7 @@
 is wrapped by ``booking_window_required``; lookup, status and cancel are deliberately open."""
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -47,6 +48,18 @@ def _outside_persons_window(request: HttpRequest, flow: steps.Flow) -> HttpRespo
     return closed_response(request, request.campaign, state, birth_date=born)
 
 
+def _pass_refusal(request: HttpRequest, rrn) -> BookingRefused | None:
+    """With the waiting room on: bind this person to the request's admission pass, or the
+    reason the pass cannot book for them."""
+    if request.admission_pass is None:
+        return None
+    try:
+        services.admit_person(request.campaign, admission=request.admission_pass, rrn=rrn)
+    except BookingRefused as refused:
+        return refused
+    return None
+
+
 def _url_with_token(name: str, campaign: str, token: str) -> str:
     return f"{reverse(name, kwargs={'campaign': campaign})}?t={token}"
 
@@ -77,6 +90,8 @@ def start(request: HttpRequest, campaign: str) -> HttpResponse:
             form.add_error(
                 None, closed_message(the_campaign, person_state, birth_date=rrn.birth_date)
             )
+        elif refusal := _pass_refusal(request, rrn):
+            form.add_error(None, ValidationError(refusal.message, code=refusal.code))
         elif selectors.has_active_booking(the_campaign, rrn=rrn):
             form.add_error(
                 None,
@@ -190,7 +205,7 @@ def review(request: HttpRequest, campaign: str) -> HttpResponse:
                 the_campaign,
                 identity=identity,
                 slot_id=slot.pk,
-                admission_pass=request.admission_pass,
+                admission=request.admission_pass,
             )
         except BookingRefused as refused:
             error = refused
@@ -230,7 +245,7 @@ def rebook(request: HttpRequest, campaign: str, public_id) -> HttpResponse:
         return redirect("bookings:status", public_id=booking.public_id)
     try:
         new = services.rebook(
-            booking, slot_id=form.cleaned_data["slot"], admission_pass=request.admission_pass
+            booking, slot_id=form.cleaned_data["slot"], admission=request.admission_pass
         )
     except BookingRefused as refused:
         messages.error(request, refused.message)

@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from bookings.audit import AuditEvent, record
 from bookings.models import Booking
 from campaigns import services
-from campaigns.models import BookingWindow, Campaign
+from campaigns.models import BookingWindow, Campaign, QueueDraw
 from campaigns.windows import WindowState, format_kst, window_state, windows_of
 
 
@@ -118,7 +118,7 @@ class CampaignAdmin(admin.ModelAdmin):
     list_filter = [WindowStateFilter]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["created_at", "timeline", "drawn_at", "draw_seed"]
+    readonly_fields = ["created_at", "timeline", "draws_done"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "vaccine"]}),
         ("Cohort", {"fields": ["born_from", "born_to"]}),
@@ -139,13 +139,14 @@ class CampaignAdmin(admin.ModelAdmin):
                     "waiting_room_enabled",
                     "admission_rate_per_minute",
                     "admission_pass_minutes",
-                    "drawn_at",
-                    "draw_seed",
+                    "draws_done",
                     "draw_published",
                 ],
                 "description": "With the waiting room on, everyone queues before the booking "
-                "steps and is let through at the admission rate. People who arrive before the "
-                "opening are put in random order at the opening. The rate can be changed while "
+                "steps and is let through at the admission rate, counted from each opening "
+                "(the campaign's own, or each staggered window's). People who arrive before an "
+                "opening are put in random order at it. A pass books for a household at most, "
+                "and once it expires the person queues again. The rate can be changed while "
                 "the queue runs.",
             },
         ),
@@ -199,6 +200,20 @@ class CampaignAdmin(admin.ModelAdmin):
     @admin.display(description="Cancelled", ordering="cancelled_count")
     def cancelled_count(self, campaign: Campaign) -> int:
         return campaign.cancelled_count
+
+    @admin.display(description="Draws")
+    def draws_done(self, campaign: Campaign) -> str:
+        """Each opening's draw so far: when, its seed and how many were waiting."""
+        if campaign.pk is None:
+            return "-"
+        draws = campaign.draws.annotate(tickets=Count("entries")).order_by("opens_at")
+        if not draws:
+            return "No draw yet (each opening's draw happens just after it)."
+        return format_html_join(
+            "",
+            "<div>{}: {} tickets, seed <code>{}</code></div>",
+            ((format_kst(d.opens_at), d.tickets, d.seed) for d in draws),
+        )
 
     @admin.display(description="Windows")
     def timeline(self, campaign: Campaign) -> str:
@@ -328,9 +343,14 @@ class CampaignAdmin(admin.ModelAdmin):
                 {"window": pk, "old": before[pk]},
             )
 
-    @admin.action(description="Publish the queue draw (seed and order)", permissions=["change"])
+    @admin.action(description="Publish the queue draws (seeds and orders)", permissions=["change"])
     def publish_draw(self, request: HttpRequest, queryset: QuerySet) -> None:
-        drawn = queryset.filter(drawn_at__isnull=False)
+        selected = [campaign.pk for campaign in queryset]
+        drawn = Campaign.objects.filter(
+            pk__in=set(
+                QueueDraw.objects.filter(campaign__in=selected).values_list("campaign", flat=True)
+            )
+        )
         with transaction.atomic():
             newly_published = list(
                 Campaign.objects.select_for_update()
@@ -346,7 +366,7 @@ class CampaignAdmin(admin.ModelAdmin):
                     {"field": "draw_published", "old": False, "new": True},
                 )
         self.message_user(request, f"Published the draw of {count} campaign(s).")
-        if queryset.filter(drawn_at__isnull=True).exists():
+        if drawn.count() < len(selected):
             self.message_user(
                 request,
                 "Campaigns whose queue has not been drawn yet were skipped.",

@@ -37,10 +37,10 @@ class Campaign(models.Model):
     )
     # Set when the waiting room is switched on; tickets of an earlier epoch are void.
     waiting_room_epoch = models.DateTimeField(null=True, blank=True, editable=False)
-    draw_seed = models.CharField(max_length=64, blank=True, editable=False)
-    drawn_at = models.DateTimeField(null=True, blank=True, editable=False)
     draw_published = models.BooleanField(
-        default=False, help_text="Show the draw's seed and order publicly so anyone can check it."
+        default=False,
+        help_text="Show the draws' seeds and orders (one per opening) publicly so anyone can "
+        "check them.",
     )
 
     class Meta:
@@ -160,10 +160,29 @@ class AdmissionRate(models.Model):
         return f"{self.per_minute}/min from {self.effective_from:%Y-%m-%d %H:%M}"
 
 
-class QueueDrawEntry(models.Model):
-    """One ticket that arrived before the opening, and the place the draw gave it."""
+class QueueDraw(models.Model):
+    """The draw at one opening of a campaign (its own, or a staggered window's): everyone who
+    was waiting before that opening, put in an order given by a seed drawn at the opening."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="draw_entries")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="draws")
+    opens_at = models.DateTimeField(help_text="The opening whose early arrivals were drawn.")
+    seed = models.CharField(max_length=64)
+    drawn_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["opens_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "opens_at"], name="one_draw_per_opening")
+        ]
+
+    def __str__(self) -> str:
+        return f"draw of {self.campaign} at {self.opens_at:%Y-%m-%d %H:%M}"
+
+
+class QueueDrawEntry(models.Model):
+    """One ticket that arrived before an opening, and the place the draw gave it."""
+
+    draw = models.ForeignKey(QueueDraw, on_delete=models.CASCADE, related_name="entries")
     number = models.PositiveIntegerField(help_text="Arrival number before the opening.")
     ticket_id = models.CharField(max_length=32)
     position = models.PositiveIntegerField()
@@ -171,11 +190,51 @@ class QueueDrawEntry(models.Model):
     class Meta:
         ordering = ["position"]
         constraints = [
-            models.UniqueConstraint(fields=["campaign", "number"], name="draw_entry_number_unique"),
-            models.UniqueConstraint(
-                fields=["campaign", "position"], name="draw_entry_position_unique"
-            ),
+            models.UniqueConstraint(fields=["draw", "number"], name="draw_entry_number_unique"),
+            models.UniqueConstraint(fields=["draw", "position"], name="draw_entry_position_unique"),
         ]
 
     def __str__(self) -> str:
         return f"ticket {self.ticket_id} → place {self.position}"
+
+
+class AdmissionPass(models.Model):
+    """An admission pass once someone has used it at the identity step: the pass (its
+    ticket) books for at most ``VAXBOOK_PEOPLE_PER_PASS`` people, recorded as its holders.
+
+    The row is the lock that makes "at most N" hold under a burst: binding a person locks it.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="passes")
+    ticket_id = models.CharField(max_length=32)
+    opening = models.DateTimeField(help_text="The opening whose line the ticket queued in.")
+    admitted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "ticket_id"], name="one_pass_per_ticket")
+        ]
+
+    def __str__(self) -> str:
+        return f"pass {self.ticket_id}"
+
+
+class PassHolder(models.Model):
+    """A person booked (or being booked) through a pass, by the keyed hash of their
+    registration number — never the number itself."""
+
+    admission_pass = models.ForeignKey(
+        AdmissionPass, on_delete=models.CASCADE, related_name="holders"
+    )
+    person = models.CharField(max_length=64)
+    bound_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["admission_pass", "person"], name="one_holder_per_person"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"holder of {self.admission_pass}"

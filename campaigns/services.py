@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns import waiting_room
-from campaigns.models import AdmissionRate, Campaign, QueueDrawEntry
+from campaigns.models import AdmissionRate, Campaign, QueueDraw, QueueDrawEntry
 from campaigns.windows import windows_of
 
 logger = logging.getLogger(__name__)
@@ -34,10 +34,8 @@ def configure_waiting_room(
         if switched_on:
             campaign.waiting_room_epoch = now
             campaign.admission_rates.all().delete()
-            if campaign.opens_at > now:  # a new draw for the new epoch
-                campaign.draw_seed, campaign.drawn_at = "", None
-                campaign.draw_entries.all().delete()
-        effective_from = max(now, campaign.opens_at, campaign.waiting_room_epoch or now)
+        first_opening = min(w.opens_at for w in windows_of(campaign))
+        effective_from = max(now, first_opening, campaign.waiting_room_epoch or now)
         latest = campaign.admission_rates.order_by("-effective_from", "-pk").first()
         if latest is None or latest.per_minute != per_minute:
             campaign.admission_rates.filter(effective_from__gte=effective_from).delete()
@@ -51,8 +49,6 @@ def configure_waiting_room(
                 "waiting_room_enabled",
                 "waiting_room_epoch",
                 "admission_rate_per_minute",
-                "draw_seed",
-                "drawn_at",
             ]
         )
     waiting_room.forget_config(campaign)
@@ -60,46 +56,70 @@ def configure_waiting_room(
 
 
 def run_draw(campaign_id: int, *, now: datetime | None = None) -> int | None:
-    """Put every ticket that arrived before the opening in a random order.
+    """Draw every opening of the campaign whose draw is due: put every ticket that arrived
+    before that opening in a random order.
 
-    The seed is drawn now — after the opening, when no more early tickets can be issued — and
-    recorded with every ticket and its place, so that ``verify_draw`` can recompute the order.
-    Idempotent: a campaign already drawn for this epoch has its result republished to the cache
-    (after a cache restart) from the database. Returns the number of tickets placed, or None
-    when no draw is due.
+    Each seed is drawn at its draw — after its opening, when no more early tickets can be
+    issued for it — and recorded with every ticket and its place (``QueueDraw``), so that
+    ``verify_draw`` can recompute each order. Idempotent: an opening already drawn has its
+    result republished to the cache (after a cache restart) from the database. Returns the
+    number of tickets placed over all due openings, or None when no draw is due.
     """
     now = now or timezone.now()
+    published: list[tuple[float, dict[int, int]]] = []
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
+        campaign = (
+            Campaign.objects.select_for_update()
+            .prefetch_related("windows")
+            .filter(pk=campaign_id)
+            .first()
+        )
         if campaign is None or not campaign.waiting_room_enabled:
             return None
         config = waiting_room.build_config(campaign)
-        if not waiting_room.draw_due(config, now=now.timestamp()):
+        due = waiting_room.due_draws(config, now=now.timestamp())
+        if not due:
             return None
-        if campaign.drawn_at is None:
-            tickets = waiting_room.early_tickets(config)
-            by_id = {ticket_id: number for number, ticket_id in tickets.items()}
-            campaign.draw_seed = secrets.token_hex(16)
-            campaign.drawn_at = now
-            order = waiting_room.draw_order(campaign.draw_seed, by_id)
-            QueueDrawEntry.objects.bulk_create(
-                [
-                    QueueDrawEntry(campaign=campaign, number=by_id[t], ticket_id=t, position=place)
-                    for place, t in enumerate(order, start=1)
-                ],
-                batch_size=5000,
-            )
-            campaign.save(update_fields=["draw_seed", "drawn_at"])
-            logger.info("waiting room %s: drew %d early tickets", campaign.slug, len(order))
-        places = dict(campaign.draw_entries.values_list("number", "position"))
-    waiting_room.store_places(config, places, now=now.timestamp())
-    return len(places)
+        drawn = {d.opens_at.timestamp(): d for d in campaign.draws.all()}
+        for opening in due:
+            draw = drawn.get(opening) or _draw(campaign, config, opening, now=now)
+            published.append((opening, dict(draw.entries.values_list("number", "position"))))
+    for opening, places in published:
+        waiting_room.store_places(config, opening, places, now=now.timestamp())
+    return sum(len(places) for _, places in published)
 
 
-def verify_draw(campaign: Campaign) -> tuple[bool, int]:
-    """Recompute the draw from the recorded seed and tickets; (matches, number of tickets)."""
-    entries = list(campaign.draw_entries.order_by("position"))
-    recomputed = waiting_room.draw_order(campaign.draw_seed, [e.ticket_id for e in entries])
+def _draw(campaign: Campaign, config, opening: float, *, now: datetime) -> QueueDraw:
+    """Draw one opening (the caller holds the campaign's lock)."""
+    tickets = waiting_room.early_tickets(config, opening)
+    by_id = {ticket_id: number for number, ticket_id in tickets.items()}
+    draw = QueueDraw.objects.create(
+        campaign=campaign,
+        opens_at=waiting_room.as_datetime(opening),
+        seed=secrets.token_hex(16),
+        drawn_at=now,
+    )
+    order = waiting_room.draw_order(draw.seed, by_id)
+    QueueDrawEntry.objects.bulk_create(
+        [
+            QueueDrawEntry(draw=draw, number=by_id[t], ticket_id=t, position=place)
+            for place, t in enumerate(order, start=1)
+        ],
+        batch_size=5000,
+    )
+    logger.info(
+        "waiting room %s: drew %d early tickets of the opening at %s",
+        campaign.slug,
+        len(order),
+        draw.opens_at.isoformat(),
+    )
+    return draw
+
+
+def verify_draw(draw: QueueDraw) -> tuple[bool, int]:
+    """Recompute a draw from its recorded seed and tickets; (matches, number of tickets)."""
+    entries = list(draw.entries.order_by("position"))
+    recomputed = waiting_room.draw_order(draw.seed, [e.ticket_id for e in entries])
     return recomputed == [e.ticket_id for e in entries], len(entries)
 
 

@@ -19,14 +19,17 @@ def run_draw(campaign_id: int) -> int | None:
 
 @shared_task(name="campaigns.tasks.draw_due_waiting_rooms")
 def draw_due_waiting_rooms() -> int:
-    """Safety net: draw every waiting room whose opening has passed and is not drawn yet."""
+    """Safety net: draw every opening of an open waiting room whose draw is due and not yet
+    recorded (the first poll after an opening normally starts it)."""
     now = timezone.now()
-    due = Campaign.objects.filter(
-        waiting_room_enabled=True, drawn_at__isnull=True, opens_at__lte=now, closes_at__gt=now
-    )
+    rooms = Campaign.objects.filter(waiting_room_enabled=True).prefetch_related("windows", "draws")
     count = 0
-    for campaign in due:
-        if waiting_room.draw_due(waiting_room.build_config(campaign), now=now.timestamp()):
+    for campaign in rooms:
+        config = waiting_room.build_config(campaign)
+        if now.timestamp() >= config.closes_at:
+            continue
+        drawn = {d.opens_at.timestamp() for d in campaign.draws.all()}
+        if set(waiting_room.due_draws(config, now=now.timestamp())) - drawn:
             services.run_draw(campaign.pk, now=now)
             count += 1
     return count

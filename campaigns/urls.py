@@ -6,6 +6,7 @@ app_name = "campaigns"
 
 urlpatterns = [
     path("queue/<slug:campaign>/", views.queue, name="queue"),
+    path("queue/<slug:campaign>/join/", views.join, name="queue-join"),
     path("queue/<slug:campaign>/status/", views.queue_status, name="queue-status"),
     path("queue/<slug:campaign>/draw/", views.draw, name="draw"),
 ]

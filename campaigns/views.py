@@ -1,8 +1,11 @@
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
+from bookings import throttle
 from campaigns import tasks, waiting_room
 from campaigns.models import Campaign
 from campaigns.windows import format_kst, window_state
@@ -23,74 +26,137 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "campaigns/home.html", {"campaigns": campaigns})
 
 
-def _poll(request: HttpRequest, slug: str):
-    """What the queue page and its status endpoint share. No database query once the
-    campaign's configuration is cached: the ticket and pass are signed cookies, the places and
-    the draw live in the cache."""
-    config = waiting_room.config_for(slug)
-    if config is None:
-        raise Http404("No such campaign.")
-    now = timezone.now().timestamp()
-    ticket = waiting_room.read_ticket(request, config)
-    replaced = ticket is None and waiting_room.ticket_cookie(slug) in request.COOKIES
-    new = ticket is None and config.enabled and now < config.closes_at
-    if new:
-        ticket = waiting_room.issue_ticket(config, now=now)
-    status = waiting_room.queue_status(config, ticket, now=now) if ticket else None
-    _start_draw_if_due(config, status, now=now)
-    return config, ticket, status, new, replaced
-
-
 def _start_draw_if_due(config, status, *, now: float) -> None:
-    """The first poll after the opening (plus the grace) starts the draw on a worker; one
+    """The first poll after an opening (plus the grace) starts its draw on a worker; one
     process in the whole system wins the claim."""
-    if (
-        status is not None
-        and status.state == "drawing"
-        and waiting_room.draw_due(config, now=now)
-        and waiting_room.claim_draw(config)
-    ):
+    if status is None or status.state != "drawing":
+        return
+    due = waiting_room.due_draws(config, now=now)
+    if due and waiting_room.claim_draw(config, max(due)):
         tasks.run_draw.delay(config.campaign_id)
 
 
-def _finish(response: HttpResponse, config, ticket, status, new: bool) -> HttpResponse:
-    if new:
-        waiting_room.set_ticket_cookie(response, config, ticket)
+def _finish(response: HttpResponse, config, ticket, status) -> HttpResponse:
     if status is not None and status.state == "admitted":
-        waiting_room.issue_pass(response, config, ticket)
+        waiting_room.issue_pass(
+            response, config, ticket, admitted_at=status.admitted_at, now=timezone.now().timestamp()
+        )
     response["Cache-Control"] = "no-store"
     return response
 
 
-def queue(request: HttpRequest, campaign: str) -> HttpResponse:
-    """The waiting room: a ticket on arrival, the place and an honest estimate while waiting,
-    the admission pass (and on to step 1) when the turn comes. Deliberately open: it shows no
-    booking form."""
-    config, ticket, status, new, replaced = _poll(request, campaign)
-    start = reverse("bookings:start", kwargs={"campaign": campaign})
-    if not config.enabled or waiting_room.pass_ticket_for(request, config):
-        return redirect(start)
-    if status is not None and status.state == "admitted":
-        return _finish(redirect(start), config, ticket, status, new)
+def _config_or_404(slug: str):
+    config = waiting_room.config_for(slug)
+    if config is None:
+        raise Http404("No such campaign.")
+    return config
+
+
+def _queue_page(request, config, *, ticket, status, status_code=200, **extra) -> HttpResponse:
+    """The waiting room's page: the place and an honest estimate while waiting, or — without a
+    (still useful) ticket — the form that takes one, with its proof-of-work challenge."""
+    slug = config.slug
+    now = timezone.now().timestamp()
+    joining = ticket is None or (status is not None and status.state == "expired")
+    opening = ticket.opening if ticket else config.line_for_arrival(now) or config.opens_at
     context = {
         "config": config,
         "status": status,
         "ticket": ticket,
-        "replaced": replaced,
-        "opens_at_kst": format_kst(waiting_room.as_datetime(config.opens_at)),
+        "joining": joining and now < config.closes_at,
+        "closed": now >= config.closes_at,
+        "opens_at_kst": format_kst(waiting_room.as_datetime(opening)),
         "closes_at_kst": format_kst(waiting_room.as_datetime(config.closes_at)),
-        "status_url": reverse("campaigns:queue-status", kwargs={"campaign": campaign}),
+        "status_url": reverse("campaigns:queue-status", kwargs={"campaign": slug}),
+        "join_url": reverse("campaigns:queue-join", kwargs={"campaign": slug}),
         "wait_minutes": (status.wait_seconds + 59) // 60 if status and status.wait_seconds else 0,
+        "people_per_pass": settings.VAXBOOK_PEOPLE_PER_PASS,
+        **extra,
     }
-    return _finish(render(request, "campaigns/queue.html", context), config, ticket, status, new)
+    if context["joining"]:
+        context["challenge"] = waiting_room.challenge_json(
+            waiting_room.join_challenge(config, now=now)
+        )
+    response = render(request, "campaigns/queue.html", context, status=status_code)
+    return _finish(response, config, ticket, status)
+
+
+def queue(request: HttpRequest, campaign: str) -> HttpResponse:
+    """The waiting room. Deliberately open: it shows no booking form. A visit hands out no
+    ticket (``join`` does, for a proof of work); with a ticket it shows the place, and when
+    the turn comes it hands out the admission pass and goes on to step 1."""
+    config = _config_or_404(campaign)
+    start = reverse("bookings:start", kwargs={"campaign": campaign})
+    if not config.enabled or waiting_room.pass_for(request, config):
+        return redirect(start)
+    now = timezone.now().timestamp()
+    ticket = waiting_room.read_ticket(request, config)
+    status = waiting_room.queue_status(config, ticket, now=now) if ticket else None
+    _start_draw_if_due(config, status, now=now)
+    if status is not None and status.state == "admitted":
+        return _finish(redirect(start), config, ticket, status)
+    replaced = ticket is None and waiting_room.ticket_cookie(campaign) in request.COOKIES
+    return _queue_page(request, config, ticket=ticket, status=status, replaced=replaced)
+
+
+@require_POST
+def join(request: HttpRequest, campaign: str) -> HttpResponse:
+    """POST from the queue page's script: a solved proof-of-work challenge buys one ticket,
+    if this client address is still under its bound of tickets in this line. Then back to the
+    queue page (303)."""
+    config = _config_or_404(campaign)
+    queue_url = reverse("campaigns:queue", kwargs={"campaign": campaign})
+    now = timezone.now().timestamp()
+    ticket = waiting_room.read_ticket(request, config)
+    if not config.enabled or now >= config.closes_at:
+        return redirect(queue_url)
+    if ticket is not None:
+        status = waiting_room.queue_status(config, ticket, now=now)
+        if status.state != "expired":  # already in the line: keep the place
+            return redirect(queue_url)
+    address = throttle.client_address(request)
+    if not waiting_room.address_may_take_a_ticket(config, address, now=now):
+        return _too_many_tickets(request)
+    failures = throttle.per_address("queue-join-failed")
+    if wait := failures.retry_after(address):  # checking a solution costs a derivation
+        return throttle.too_many(request, wait)
+    payload = str(request.POST.get("altcha", ""))[:8000]
+    if not waiting_room.proof_of_work_is_valid(config, payload, now=now):
+        failures.hit(address)
+        return _queue_page(
+            request, config, ticket=None, status=None, status_code=400, join_failed=True
+        )
+    ticket = waiting_room.issue_ticket(config, now=now)
+    if ticket is None:  # every window closed meanwhile
+        return redirect(queue_url)
+    if not waiting_room.count_ticket(config, ticket, address, now=now):
+        return _too_many_tickets(request)
+    response = redirect(queue_url)
+    response.status_code = 303
+    waiting_room.set_ticket_cookie(response, config, ticket)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _too_many_tickets(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "message.html",
+        {
+            "title": "Too many places from this connection",
+            "message": "This internet connection has already taken as many places in this queue "
+            "as one connection may. If you share it with many people (a mobile network or an "
+            "office), try from another connection, or ask someone already in the queue: one "
+            "admission books for a household.",
+        },
+        status=429,
+    )
 
 
 def queue_status(request: HttpRequest, campaign: str) -> JsonResponse:
     """GET: the ticket's place as JSON, for the queue page to poll. Answered from the cache
     and cookies with no database query; issues the pass when the turn has come."""
-    config = waiting_room.config_for(campaign)
-    if config is None:
-        raise Http404("No such campaign.")
+    config = _config_or_404(campaign)
     now = timezone.now().timestamp()
     ticket = waiting_room.read_ticket(request, config)
     if ticket is None:
@@ -112,16 +178,17 @@ def queue_status(request: HttpRequest, campaign: str) -> JsonResponse:
     }
     if status.state == "admitted":
         body["next"] = reverse("bookings:start", kwargs={"campaign": campaign})
-    return _finish(JsonResponse(body), config, ticket, status, new=False)
+    if status.state == "expired":
+        body["queue"] = reverse("campaigns:queue", kwargs={"campaign": campaign})
+    return _finish(JsonResponse(body), config, ticket, status)
 
 
 def draw(request: HttpRequest, campaign: str) -> HttpResponse:
-    """The published draw: the seed and every early ticket's place, so anyone can recompute
-    it (``python manage.py verify_draw``). 404 until an official publishes it."""
-    the_campaign = get_object_or_404(
-        Campaign, slug=campaign, draw_published=True, drawn_at__isnull=False
-    )
-    entries = the_campaign.draw_entries.order_by("position").values_list(
-        "position", "number", "ticket_id"
-    )
-    return render(request, "campaigns/draw.html", {"campaign": the_campaign, "entries": entries})
+    """The published draws, one per opening: the seed and every early ticket's place, so
+    anyone can recompute them (``python manage.py verify_draw``). 404 until an official
+    publishes them."""
+    the_campaign = get_object_or_404(Campaign, slug=campaign, draw_published=True)
+    draws = list(the_campaign.draws.prefetch_related("entries").order_by("opens_at"))
+    if not draws:
+        raise Http404("No draw yet.")
+    return render(request, "campaigns/draw.html", {"campaign": the_campaign, "draws": draws})

@@ -178,10 +178,11 @@ def booking_window_required(view: Callable | None = None, *, json: bool = False)
     answers 403 with when booking opens (in KST) or that it closed, and the view never runs.
     With the waiting room on, a request without a valid admission pass is sent to the queue
     (before the opening too: the queue page is where people wait). Inside, the view receives
-    ``request.campaign`` and ``request.admission_pass`` (the ticket id, or "").
+    ``request.campaign`` and ``request.admission_pass`` (a ``waiting_room.Pass``, or None
+    when the waiting room is off).
     Use ``json=True`` for API views.
     """
-    from campaigns import waiting_room  # the waiting room imports this module
+    from campaigns import waiting_room  # which imports this module (windows_of)
 
     def decorate(inner: Callable) -> Callable:
         @functools.wraps(inner)
@@ -197,10 +198,10 @@ def booking_window_required(view: Callable | None = None, *, json: bool = False)
                     return JsonResponse({"detail": "No such campaign."}, status=404)
                 raise Http404("No such campaign.")
             state = window_state(campaign)
-            request.admission_pass = ""
+            request.admission_pass = None
             if campaign.waiting_room_enabled and state is not WindowState.CLOSED:
-                ticket_id = waiting_room.valid_pass(request, campaign)
-                if ticket_id is None:
+                admission = waiting_room.valid_pass(request, campaign)
+                if admission is None:
                     queue_url = reverse("campaigns:queue", kwargs={"campaign": campaign.slug})
                     if json:
                         return JsonResponse(
@@ -212,7 +213,7 @@ def booking_window_required(view: Callable | None = None, *, json: bool = False)
                             status=403,
                         )
                     return redirect(queue_url)
-                request.admission_pass = ticket_id
+                request.admission_pass = admission
             if state is not WindowState.OPEN:
                 return closed_response(request, campaign, state, json=json)
             request.campaign = campaign

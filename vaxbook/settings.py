@@ -300,6 +300,13 @@ VAXBOOK_PENDING_SWEEP_AFTER = int(config.get_setting("VAXBOOK_PENDING_SWEEP_AFTE
 # the opening instant get in), and the shortest interval at which a queue page polls.
 VAXBOOK_QUEUE_DRAW_GRACE = float(config.get_setting("VAXBOOK_QUEUE_DRAW_GRACE", "3"))
 VAXBOOK_QUEUE_POLL_SECONDS = int(config.get_setting("VAXBOOK_QUEUE_POLL_SECONDS", "2"))
+# The proof of work a ticket costs (ALTCHA, PBKDF2-SHA256): iterations per try; a browser makes
+# 256 tries on average (about a second or two on a phone at the default), the server one.
+VAXBOOK_QUEUE_POW_COST = int(config.get_setting("VAXBOOK_QUEUE_POW_COST", "5000"))
+# Seconds a proof-of-work challenge stays valid once the queue page has handed it out.
+VAXBOOK_QUEUE_POW_TTL = int(config.get_setting("VAXBOOK_QUEUE_POW_TTL", "600"))
+# How many different people one admission pass may book for (a person and their household).
+VAXBOOK_PEOPLE_PER_PASS = int(config.get_setting("VAXBOOK_PEOPLE_PER_PASS", "4"))
 
 # Retention (bookings.retention, `manage.py purge_personal_data`): this many days after a
 # campaign closes (and the appointment has passed), its bookings lose name, phone and
@@ -321,4 +328,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": config.get_setting("LOG_LEVEL", "INFO")},
+    # django-axes logs every login at INFO; failures and lock-outs (WARNING) are what matter.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -14,7 +14,7 @@ from django.urls import reverse
 from bookings.audit import COMMAND_LINE, AppendOnlyViolation, AuditEvent, record
 from bookings.models import Booking
 from bookings.tests.factories import BookingFactory
-from campaigns.models import BookingWindow, Campaign
+from campaigns.models import BookingWindow, Campaign, QueueDraw
 from campaigns.tests.factories import CampaignFactory
 from clinics.admin import SlotAdmin
 from clinics.models import Slot
@@ -355,7 +355,7 @@ def test_changing_the_waiting_room_is_recorded(admin_client, campaign):
 
 
 def test_publishing_the_draw_is_recorded_once(admin_client, admin_user, campaign):
-    Campaign.objects.filter(pk=campaign.pk).update(drawn_at=OPENS, draw_seed="ab" * 16)
+    QueueDraw.objects.create(campaign=campaign, opens_at=OPENS, seed="ab" * 16, drawn_at=OPENS)
     action = {"action": "publish_draw", "_selected_action": [campaign.pk]}
 
     admin_client.post(reverse("admin:campaigns_campaign_changelist"), action)

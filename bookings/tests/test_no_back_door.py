@@ -31,6 +31,7 @@ OPEN_VIEWS = {
     "api:roster": "clinic staff's roster of their own clinic, behind login",
     "api:check-in": "clinic staff mark an arrival; books nothing, behind login",
     "campaigns:queue": "the waiting room: hands out tickets and passes, shows no booking form",
+    "campaigns:queue-join": "takes a place in the queue for a proof of work; no booking form",
     "campaigns:queue-status": "the waiting room's poll: a place in the queue, no form",
     "campaigns:draw": "the published draw of the queue, read-only",
 }

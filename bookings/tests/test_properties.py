@@ -16,6 +16,7 @@ around one request. Clients that must not carry cookies from one example to the 
 inside the example.
 """
 
+import base64
 import codecs
 import csv
 import io
@@ -43,6 +44,7 @@ from bookings.tests.flow import identify, submit, token_of, walk_to_review
 from campaigns import waiting_room
 from campaigns.services import configure_waiting_room
 from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.queue import join
 from campaigns.windows import KST
 from clinics.rosters import FORMULA_TRIGGERS
 from clinics.tests.factories import ClinicFactory, SlotFactory
@@ -581,7 +583,7 @@ def rooms():
     genuine = {}
     for campaign in (admitting, elsewhere, upcoming):
         browser = Client()
-        assert browser.get(_queue_url(campaign)).status_code in (200, 302)
+        assert join(browser, campaign).status_code == 303
         genuine.update({name: morsel.value for name, morsel in browser.cookies.items()})
     assert waiting_room.pass_cookie(admitting.slug) in genuine
     return [admitting, upcoming, switched_off], genuine
@@ -673,6 +675,35 @@ def test_the_waiting_room_answers_any_cookie_header(rooms, data):
     ):
         response = Client().get(url, HTTP_COOKIE=_on_the_wire(raw))
         assert response.status_code in (200, 302, 403), response.content[:2000]
+
+
+@FUZZ
+@given(data=st.data())
+def test_joining_the_waiting_room_answers_any_payload_without_a_ticket(rooms, data):
+    campaigns, _ = rooms
+    campaign = data.draw(st.sampled_from(campaigns[:2]), label="campaign")
+    payload = data.draw(
+        st.one_of(
+            garbage,
+            json_values.map(lambda v: base64.b64encode(json.dumps(v).encode()).decode()),
+            st.builds(
+                lambda challenge, solution: base64.b64encode(
+                    json.dumps({"challenge": challenge, "solution": solution}).encode()
+                ).decode(),
+                json_values,
+                json_values,
+            ),
+        ),
+        label="altcha",
+    )
+    client = Client(REMOTE_ADDR=f"10.77.{data.draw(st.integers(0, 255))}.1")
+    response = client.post(
+        reverse("campaigns:queue-join", kwargs={"campaign": campaign.slug}),
+        {"altcha": payload},
+    )
+    hypothesis.event(f"join HTTP {response.status_code}")
+    assert response.status_code == 400, response.content[:2000]
+    assert waiting_room.ticket_cookie(campaign.slug) not in response.cookies
 
 
 # --- Names stored with markup --------------------------------------------------------------

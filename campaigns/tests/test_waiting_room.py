@@ -12,28 +12,12 @@ from django.utils import timezone
 from bookings.models import Booking
 from bookings.tests.flow import submit, walk_to_review
 from campaigns import services, waiting_room
-from campaigns.models import Campaign, QueueDrawEntry
+from campaigns.models import Campaign, QueueDraw, QueueDrawEntry
 from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.queue import join
 from clinics.tests.factories import SlotFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _draw_at_the_opening_instant(settings):
-    settings.VAXBOOK_QUEUE_DRAW_GRACE = 0
-
-
-@pytest.fixture
-def opening():
-    return (timezone.now() + timedelta(hours=2)).replace(microsecond=0)
-
-
-@pytest.fixture
-def campaign(opening):
-    campaign = CampaignFactory(opens_at=opening, closes_at=opening + timedelta(days=3))
-    with time_machine.travel(opening - timedelta(hours=1), tick=False):
-        return services.configure_waiting_room(campaign, enabled=True, per_minute=60)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("draw_at_the_opening_instant")]
 
 
 def _queue(campaign):
@@ -56,7 +40,7 @@ def _draw(campaign):
 def _arrive(n, campaign):
     clients = [Client() for _ in range(n)]
     for client in clients:
-        assert client.get(_queue(campaign)).status_code == 200
+        assert join(client, campaign).status_code == 303
     return clients
 
 
@@ -82,11 +66,11 @@ def test_a_deep_link_without_a_pass_leads_to_the_queue_never_to_a_form(campaign,
 def test_arriving_before_the_opening_gets_a_ticket_and_the_before_opening_page(campaign, opening):
     client = Client()
     with time_machine.travel(opening - timedelta(minutes=10), tick=False):
+        joined = join(client, campaign)
+        assert waiting_room.ticket_cookie(campaign.slug) in joined.cookies
         response = client.get(_queue(campaign))
         assert response.status_code == 200
-        page = response.content.decode()
-        assert "Booking opens at" in page and "random order" in page
-        assert waiting_room.ticket_cookie(campaign.slug) in response.cookies
+        assert response.context["status"].state == "before_opening"
         assert _status(client, campaign).json()["state"] == "before_opening"
 
 
@@ -94,7 +78,7 @@ def test_a_refresh_or_second_tab_keeps_the_place(campaign, opening):
     with time_machine.travel(opening, tick=False):
         _draw(campaign)
         first, me = _arrive(1, campaign)[0], Client()
-        me.get(_queue(campaign))
+        join(me, campaign)
         place = _status(me, campaign).json()["position"]
         for _ in range(3):
             me.get(_queue(campaign))
@@ -115,11 +99,11 @@ def test_early_arrivals_are_drawn_in_random_order_reproducible_from_the_seed(cam
     assert places != list(range(1, 31)), "arriving first gives no advantage"
     assert late_places == [31, 32], "after the opening, arrival order"
 
-    campaign.refresh_from_db()
-    assert campaign.draw_seed and campaign.drawn_at
-    entries = list(QueueDrawEntry.objects.filter(campaign=campaign).order_by("position"))
+    draw = QueueDraw.objects.get(campaign=campaign)
+    assert draw.seed and draw.drawn_at and draw.opens_at == opening
+    entries = list(QueueDrawEntry.objects.filter(draw=draw).order_by("position"))
     assert [e.ticket_id for e in entries] == waiting_room.draw_order(
-        campaign.draw_seed, [e.ticket_id for e in reversed(entries)]
+        draw.seed, [e.ticket_id for e in reversed(entries)]
     )
     call_command("verify_draw", campaign.slug)  # raises if the order does not match the seed
 
@@ -140,8 +124,7 @@ def test_the_draw_is_published_only_when_an_official_says_so(campaign, opening, 
         {"action": "publish_draw", "_selected_action": [campaign.pk]},
     )
     page = Client().get(draw_url).content.decode()
-    campaign.refresh_from_db()
-    assert campaign.draw_seed in page
+    assert QueueDraw.objects.get(campaign=campaign).seed in page
 
 
 def test_people_are_admitted_at_the_rate_and_get_a_pass(campaign, opening):
@@ -157,29 +140,34 @@ def test_people_are_admitted_at_the_rate_and_get_a_pass(campaign, opening):
         assert waiting_room.pass_cookie(campaign.slug) in admitted.cookies
         assert admitted.get(_start(campaign)).status_code == 200
         assert waiting.get(_start(campaign))["Location"] == _queue(campaign)
-        queue_page = waiting.get(_queue(campaign)).content.decode()
-        assert "People ahead of you" in queue_page and "about 1 minute" in queue_page
+        queue_page = waiting.get(_queue(campaign))
+        assert queue_page.context["status"].ahead == 5
+        assert queue_page.context["wait_minutes"] == 1
+
+
+def _admitted_now(config, opening) -> int:
+    return waiting_room.admitted_upto(config, opening.timestamp(), now=timezone.now().timestamp())
 
 
 def test_changing_the_rate_while_the_queue_runs_never_takes_back_an_admission(campaign, opening):
     with time_machine.travel(opening + timedelta(seconds=10), tick=False):
         config = waiting_room.config_for(campaign.slug)
-        assert waiting_room.admitted_upto(config, now=timezone.now().timestamp()) == 10
+        assert _admitted_now(config, opening) == 10
         services.configure_waiting_room(campaign, enabled=True, per_minute=600)
     with time_machine.travel(opening + timedelta(seconds=11), tick=False):
         config = waiting_room.config_for(campaign.slug)
-        assert waiting_room.admitted_upto(config, now=timezone.now().timestamp()) == 20
+        assert _admitted_now(config, opening) == 20
         services.configure_waiting_room(campaign, enabled=True, per_minute=6)
     with time_machine.travel(opening + timedelta(seconds=21), tick=False):
         config = waiting_room.config_for(campaign.slug)
-        assert waiting_room.admitted_upto(config, now=timezone.now().timestamp()) == 21
+        assert _admitted_now(config, opening) == 21
 
 
 def test_the_status_endpoint_makes_no_database_query(campaign, opening, django_assert_num_queries):
     with time_machine.travel(opening + timedelta(seconds=30), tick=False):
         _draw(campaign)
         client = Client()
-        client.get(_queue(campaign))  # arrival; the campaign's configuration is now cached
+        join(client, campaign)  # arrival; the campaign's configuration is now cached
         with django_assert_num_queries(0):
             waiting = _status(client, campaign)
         assert waiting.json()["state"] == "admitted"
@@ -190,12 +178,13 @@ def test_an_edited_ticket_gets_a_new_place_at_the_back_with_a_message(campaign, 
         _draw(campaign)
         _arrive(3, campaign)
         me = Client()
-        me.get(_queue(campaign))
+        join(me, campaign)
         cookie = waiting_room.ticket_cookie(campaign.slug)
         me.cookies[cookie] = me.cookies[cookie].value[:-3] + "abc"
         assert _status(me, campaign).status_code == 403
-        page = me.get(_queue(campaign)).content.decode()
-        assert "was not valid" in page
+        page = me.get(_queue(campaign))
+        assert page.context["replaced"] and page.context["joining"]
+        join(me, campaign)
         assert _status(me, campaign).json()["position"] == 5
 
 
@@ -207,7 +196,7 @@ def test_tickets_and_passes_of_another_campaign_are_refused(campaign, opening):
         _draw(campaign)
         _draw(other)
         client = Client()
-        client.get(_queue(other))
+        join(client, other)
         _status(client, other)
         assert waiting_room.pass_cookie(other.slug) in client.cookies
         # copy the other campaign's ticket and pass under this campaign's names
@@ -227,7 +216,7 @@ def test_a_pass_expires(campaign, opening):
     with time_machine.travel(opening + timedelta(minutes=1), tick=False):
         _draw(campaign)
         client = Client()
-        client.get(_queue(campaign))
+        join(client, campaign)
         assert client.get(_start(campaign)).status_code == 200
     minutes = campaign.admission_pass_minutes
     with time_machine.travel(opening + timedelta(minutes=2 + minutes), tick=False):
@@ -238,7 +227,7 @@ def test_switching_the_room_on_again_voids_old_tickets(campaign, opening):
     with time_machine.travel(opening + timedelta(minutes=1), tick=False):
         _draw(campaign)
         client = Client()
-        client.get(_queue(campaign))
+        join(client, campaign)
         assert client.get(_start(campaign)).status_code == 200
         services.configure_waiting_room(campaign, enabled=False, per_minute=60)
     with time_machine.travel(opening + timedelta(minutes=2), tick=False):
@@ -251,7 +240,7 @@ def test_every_booking_records_the_pass_it_came_through(campaign, opening):
     with time_machine.travel(opening + timedelta(minutes=1), tick=False):
         _draw(campaign)
         client = Client()
-        client.get(_queue(campaign))
+        join(client, campaign)
         submit(client, walk_to_review(client, slot, rrn="620714-1234567"))
     booking = Booking.objects.get()
     assert booking.waiting_room_required
@@ -263,7 +252,7 @@ def test_the_api_accepts_a_pass_in_a_header(campaign, opening):
     with time_machine.travel(opening + timedelta(minutes=1), tick=False):
         _draw(campaign)
         browser = Client()
-        browser.get(_queue(campaign))
+        join(browser, campaign)
         token = browser.cookies[waiting_room.pass_cookie(campaign.slug)].value
         api = Client(HTTP_X_ADMISSION_PASS=token)
         body = {"name": "Kim", "rrn": "620714-1234567", "phone": "01012345678", "slot": slot.pk}

@@ -1,11 +1,15 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.services import verify_draw
 
 
 class Command(BaseCommand):
-    help = "Recompute a campaign's queue draw from its recorded seed and tickets and check it."
+    help = (
+        "Recompute every queue draw of a campaign (one per opening) from its recorded seed and "
+        "tickets and check it."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("campaign", help="The campaign's slug.")
@@ -14,15 +18,22 @@ class Command(BaseCommand):
         the_campaign = Campaign.objects.filter(slug=campaign).first()
         if the_campaign is None:
             raise CommandError(f"No campaign has the slug {campaign!r}.")
-        if the_campaign.drawn_at is None:
+        draws = list(the_campaign.draws.order_by("opens_at"))
+        if not draws:
             raise CommandError(f"The queue of {the_campaign.name} has not been drawn yet.")
-        matches, count = verify_draw(the_campaign)
-        if not matches:
-            raise CommandError(
-                f"The recorded order of {count} tickets does NOT match the seed "
-                f"{the_campaign.draw_seed}."
-            )
-        self.stdout.write(
-            f"Draw verified: {count} tickets, seed {the_campaign.draw_seed}, "
-            f"drawn at {the_campaign.drawn_at.isoformat()}."
-        )
+        wrong = []
+        for draw in draws:
+            matches, count = verify_draw(draw)
+            opening = timezone.localtime(draw.opens_at).strftime("%Y-%m-%d %H:%M KST")
+            if matches:
+                self.stdout.write(
+                    f"Draw of the opening at {opening} verified: {count} tickets, seed "
+                    f"{draw.seed}, drawn at {draw.drawn_at.isoformat()}."
+                )
+            else:
+                wrong.append(
+                    f"the draw of the opening at {opening}: the recorded order of {count} "
+                    f"tickets does NOT match the seed {draw.seed}"
+                )
+        if wrong:
+            raise CommandError("; ".join(wrong) + ".")

@@ -3,7 +3,8 @@
 ``VAXBOOK_RETENTION_DAYS`` after a campaign's last window closed (and after the booking's
 appointment day), its bookings keep only what the statistics need: status, slot, code,
 timestamps, the birth year and the gender digit (so the masked registration number still reads
-``620101-1******``). Name, phone and the encrypted registration number are blanked, and the
+``620101-1******``). Name, phone and the encrypted registration number are blanked, the
+people bound to the campaign's admission passes are deleted, and the
 HMAC that matched the person is replaced by a marker unique to the booking, so the partial
 unique constraint ``one_active_booking_per_person`` on (campaign, rrn_hmac) never collides and
 nobody can be found again by their registration number.
@@ -25,7 +26,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from bookings.models import Booking
-from campaigns.models import Campaign
+from campaigns.models import AdmissionPass, Campaign
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,9 @@ def anonymise_campaign(campaign: Campaign, cutoff: RetentionCutoff) -> int:
             Booking.objects.bulk_update(batch, ANONYMISED_FIELDS)
         last_pk = batch[-1].pk
         done += len(batch)
+    # Who booked through which admission pass (keyed hashes of registration numbers) served
+    # only while booking was open; it goes with the rest.
+    AdmissionPass.objects.filter(campaign=campaign).delete()
     if done:
         logger.info("Anonymised %d bookings of campaign %s.", done, campaign.slug)
     return done

@@ -17,7 +17,7 @@ from bookings import retention, services
 from bookings.identity import parse_rrn, rrn_hmac
 from bookings.models import Booking
 from bookings.tests.factories import BookingFactory
-from campaigns.models import BookingWindow
+from campaigns.models import AdmissionPass, BookingWindow, PassHolder
 from campaigns.tests.factories import CampaignFactory
 from clinics.tests.factories import ClinicFactory, SlotFactory, StaffMembershipFactory
 
@@ -100,6 +100,29 @@ def test_a_campaign_closed_past_retention_is_anonymised_and_its_counts_stay(old)
     assert confirmed_after.slot.booked == booked == 1
     # Nobody can be found by the registration number any more.
     assert not Booking.objects.filter(rrn_hmac=rrn_hmac(parse_rrn("620714-1234567"))).exists()
+
+
+def test_the_people_bound_to_admission_passes_go_with_the_campaigns_personal_data(old):
+    campaign, bookings = old
+    recent = _campaign_closed(10)
+    for the_campaign in (campaign, recent):
+        the_pass = AdmissionPass.objects.create(
+            campaign=the_campaign,
+            ticket_id="a" * 16,
+            opening=the_campaign.opens_at,
+            admitted_at=the_campaign.opens_at,
+        )
+        PassHolder.objects.create(
+            admission_pass=the_pass,
+            person=bookings[Booking.Status.CONFIRMED].rrn_hmac,
+            bound_at=the_campaign.opens_at,
+        )
+
+    retention.anonymise_closed_campaigns()
+
+    assert not PassHolder.objects.filter(admission_pass__campaign=campaign).exists()
+    assert not AdmissionPass.objects.filter(campaign=campaign).exists()
+    assert PassHolder.objects.filter(admission_pass__campaign=recent).count() == 1
 
 
 def test_recent_and_open_campaigns_are_untouched(old):

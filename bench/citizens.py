@@ -6,14 +6,18 @@ saturates a core by itself, and then it is the load generator's latency that get
 """
 
 import asyncio
+import json
 import random
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from html import unescape
 
 import aiohttp
+import altcha
 
+JOIN_FORM = re.compile(r'<form[^>]*\bid="queue-join"[^>]*>')
 LINK = {
     "region": re.compile(r'href="\?t=[^"&]+&region=([^"&]+)"'),
     "clinic": re.compile(r'href="\?t=[^"&]+&clinic=([^"&]+)"'),
@@ -89,12 +93,36 @@ class Citizen:
             self.out.error(type(exc).__name__)
         return self.out
 
+    async def _join(self, client: aiohttp.ClientSession, page: str) -> None:
+        """What the queue page's script does: solve the proof-of-work challenge (ALTCHA) and
+        post the join form."""
+        form = JOIN_FORM.search(page)
+        if not form:
+            raise RuntimeError("no join form on the queue page")
+        attributes = dict(re.findall(r'([\w-]+)="([^"]*)"', form.group(0)))
+        challenge = altcha.Challenge.from_dict(json.loads(unescape(attributes["data-challenge"])))
+        solution = altcha.solve_challenge(challenge)
+        payload = altcha.Payload(challenge, solution).to_base64()
+        response = await self.request(
+            client,
+            "queue_join",
+            "POST",
+            unescape(attributes["action"]),
+            data={"altcha": payload, "csrfmiddlewaretoken": self.csrftoken},
+            headers=self.csrf(client),
+        )
+        if response.status_code != 303:
+            raise RuntimeError(f"joining the queue answered {response.status_code}")
+
     async def _book(self, client: aiohttp.ClientSession) -> None:
         start_url = f"/book/{self.slug}/"
         response = await self.request(client, "arrive", "GET", start_url)
         if response.status_code == 302:  # the waiting room
             queued_at = time.time()
-            await self.request(client, "queue_page", "GET", response.headers["Location"])
+            queue_url = response.headers["Location"]
+            page = await self.request(client, "queue_page", "GET", queue_url)
+            await self._join(client, page.text)
+            await self.request(client, "queue_page", "GET", queue_url)
             status_url = f"/queue/{self.slug}/status/"
             while True:
                 state = (await self.request(client, "queue_poll", "GET", status_url)).json()

@@ -5,6 +5,7 @@ from django.db.models import Count
 
 from bookings.identity import Rrn, rrn_hmac
 from bookings.models import Booking
+from bookings.retention import PURGED_MARKER_PREFIX
 from campaigns import windows
 from campaigns.models import Campaign
 
@@ -69,6 +70,8 @@ def _passes_used_for_too_many_people(bookings) -> dict[tuple[int, str], int]:
     """(campaign, pass) → number of different people, for passes over the limit."""
     rows = (
         bookings.exclude(admission_pass="")
+        # anonymised bookings carry a marker unique to each, not the person's hash
+        .exclude(rrn_hmac__startswith=PURGED_MARKER_PREFIX)
         .order_by()
         .values("campaign_id", "admission_pass")
         .annotate(people=Count("rrn_hmac", distinct=True))

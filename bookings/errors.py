@@ -1,7 +1,10 @@
 """Why a booking request is refused. Each message is safe to show to the person and to log:
 none of them repeats a registration number."""
 
+from datetime import datetime
+
 from campaigns.models import Campaign
+from campaigns.windows import format_kst
 
 
 class BookingRefused(Exception):
@@ -63,9 +66,10 @@ class PassBeforeWindow(BookingRefused):
 
     code = "pass_before_window"
 
-    def __init__(self, window_opened: str) -> None:
+    def __init__(self, window_opened: datetime) -> None:
         super().__init__(
             "This admission pass comes from the queue before this person's booking window "
-            f"opened ({window_opened}). Each window's opening has its own queue: join it to "
-            "book for this person."
+            f"opened ({format_kst(window_opened)}). Each window's opening has its own queue: "
+            "join it to book for this person."
         )
+        self.window_opened = window_opened

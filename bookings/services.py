@@ -44,10 +44,11 @@ def _enqueue_confirmation(booking_id: int) -> None:
     tasks.confirm_booking.delay(booking_id)
 
 
-def admit_person(
+def bind_pass_to_person(
     campaign: Campaign, *, admission: Pass, rrn: Rrn, now: datetime | None = None
 ) -> None:
-    """Check that this admission pass may book for this person, and bind the person to it.
+    """Check that this admission pass may book for this person, and bind the person to it
+    (committed at once, whatever happens next: a mistyped but valid number takes a place).
 
     A pass books for the people whose window had opened when its ticket queued (the line of
     a later opening is that opening's to fill: ``PassBeforeWindow``), and for at most
@@ -60,7 +61,7 @@ def admit_person(
     covering = [w for w in windows.windows_of(campaign) if w.covers(born) and w.is_open(now)]
     # Lines are named by their opening's whole second (waiting_room.Ticket.opening).
     if covering and all(int(w.opens_at.timestamp()) > admission.opening for w in covering):
-        raise PassBeforeWindow(windows.format_kst(min(w.opens_at for w in covering)))
+        raise PassBeforeWindow(min(w.opens_at for w in covering))
     person = rrn_hmac(rrn)
     bound = PassHolder.objects.filter(
         admission_pass__campaign=campaign,
@@ -104,10 +105,13 @@ def request_booking(
     """Create a ``pending`` booking and enqueue its confirmation once the row is committed.
 
     Refuses (``BookingRefused``) outside the window, outside the cohort, without an admission
-    pass that may book for this person while the waiting room is on (``admit_person``), for a
-    second active booking of the same person, and for a slot that is not this campaign's, is
-    past or is visibly full. Nothing is written when it refuses. Whether the place is really
-    taken is decided by ``confirm_booking``, not here.
+    pass that may book for this person while the waiting room is on, for a second active
+    booking of the same person, and for a slot that is not this campaign's, is past or is
+    visibly full. When it refuses, no booking is written; the one thing that may stay is the
+    person's place on the pass (``bind_pass_to_person``, normally done at the identity step
+    already): a pass counts the people it was *tried* for, which is what stops one pass from
+    testing registration numbers one by one. Whether the place is really taken is decided by
+    ``confirm_booking``, not here.
     """
     now = now or timezone.now()
     born = identity.rrn.birth_date
@@ -119,7 +123,7 @@ def request_booking(
     if campaign.waiting_room_enabled:
         if admission is None:
             raise WindowClosed("Join the waiting room first: booking needs an admission pass.")
-        admit_person(campaign, admission=admission, rrn=identity.rrn, now=now)
+        bind_pass_to_person(campaign, admission=admission, rrn=identity.rrn, now=now)
     if has_active_booking(campaign, rrn=identity.rrn):
         raise AlreadyBooked()
     person = rrn_hmac(identity.rrn)

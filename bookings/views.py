@@ -12,7 +12,13 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bookings import selectors, services, steps, throttle
-from bookings.errors import BookingRefused, OutOfCohort, SlotUnavailable
+from bookings.errors import (
+    AlreadyBooked,
+    BookingRefused,
+    OutOfCohort,
+    SlotUnavailable,
+    WindowClosed,
+)
 from bookings.forms import IdentityForm, LookupForm, PlaceQueryForm, SlotChoiceForm
 from bookings.identity import Identity, rrn_hmac
 from bookings.models import Booking
@@ -48,13 +54,18 @@ def _outside_persons_window(request: HttpRequest, flow: steps.Flow) -> HttpRespo
     return closed_response(request, request.campaign, state, birth_date=born)
 
 
+def _refusal_error(refusal: BookingRefused) -> ValidationError:
+    """A service's refusal as a form error that keeps its code."""
+    return ValidationError(refusal.message, code=refusal.code)
+
+
 def _pass_refusal(request: HttpRequest, rrn) -> BookingRefused | None:
     """With the waiting room on: bind this person to the request's admission pass, or the
     reason the pass cannot book for them."""
     if request.admission_pass is None:
         return None
     try:
-        services.admit_person(request.campaign, admission=request.admission_pass, rrn=rrn)
+        services.bind_pass_to_person(request.campaign, admission=request.admission_pass, rrn=rrn)
     except BookingRefused as refused:
         return refused
     return None
@@ -81,23 +92,20 @@ def start(request: HttpRequest, campaign: str) -> HttpResponse:
     # every try for a person counts, whether or not the rest of the form was right
     if person and (wait := throttle.per_person("identify").hit(rrn_hmac(person))):
         return throttle.too_many(request, wait)
+    rejoin_url = ""  # when the admission pass cannot book this person: a new place in line
     if valid:
         rrn = form.cleaned_data["rrn"]
         person_state = window_state(the_campaign, birth_date=rrn.birth_date)
         if not the_campaign.covers_birth_date(rrn.birth_date):
-            form.add_error("rrn", OutOfCohort(the_campaign).message)
+            form.add_error("rrn", _refusal_error(OutOfCohort(the_campaign)))
         elif person_state is not WindowState.OPEN:
-            form.add_error(
-                None, closed_message(the_campaign, person_state, birth_date=rrn.birth_date)
-            )
+            message = closed_message(the_campaign, person_state, birth_date=rrn.birth_date)
+            form.add_error(None, _refusal_error(WindowClosed(message)))
         elif refusal := _pass_refusal(request, rrn):
-            form.add_error(None, ValidationError(refusal.message, code=refusal.code))
+            form.add_error(None, _refusal_error(refusal))
+            rejoin_url = reverse("campaigns:queue", kwargs={"campaign": campaign})
         elif selectors.has_active_booking(the_campaign, rrn=rrn):
-            form.add_error(
-                None,
-                "This person already has a booking in this campaign. "
-                "Look it up with the booking code and the registration number.",
-            )
+            form.add_error(None, _refusal_error(AlreadyBooked()))
         else:
             flow = steps.start_flow(
                 request,
@@ -109,7 +117,11 @@ def start(request: HttpRequest, campaign: str) -> HttpResponse:
             return redirect(
                 _url_with_token("bookings:choose", campaign, steps.token_for(flow, steps.CHOOSE))
             )
-    return render(request, "bookings/identify.html", {"campaign": the_campaign, "form": form})
+    return render(
+        request,
+        "bookings/identify.html",
+        {"campaign": the_campaign, "form": form, "rejoin_url": rejoin_url},
+    )
 
 
 @never_cache

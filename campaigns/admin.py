@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 
 from bookings.audit import AuditEvent, record
 from bookings.models import Booking
-from campaigns import services
+from campaigns import services, waiting_room
 from campaigns.models import BookingWindow, Campaign, QueueDraw
 from campaigns.windows import WindowState, format_kst, window_state, windows_of
 
@@ -287,6 +287,7 @@ class CampaignAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         after = _booking_windows(campaign)
         self._record_booking_window_changes(request, campaign, before, after)
+        waiting_room.forget_config(campaign)  # the queue's lines follow the windows
         gaps = services.uncovered_birth_dates(campaign)
         if gaps:
             shown = ", ".join(f"{a:%Y-%m-%d}–{b:%Y-%m-%d}" for a, b in gaps[:5])

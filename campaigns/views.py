@@ -54,11 +54,13 @@ def _config_or_404(slug: str):
 
 def _queue_page(request, config, *, ticket, status, status_code=200, **extra) -> HttpResponse:
     """The waiting room's page: the place and an honest estimate while waiting, or — without a
-    (still useful) ticket — the form that takes one, with its proof-of-work challenge."""
+    ticket that still counts — the form that takes one, with its proof-of-work challenge."""
     slug = config.slug
     now = timezone.now().timestamp()
-    joining = ticket is None or (status is not None and status.state == "expired")
-    opening = ticket.opening if ticket else config.line_for_arrival(now) or config.opens_at
+    joining = waiting_room.needs_new_ticket(config, ticket, status, now=now)
+    opening = config.line_for_arrival(now) or config.opens_at
+    if ticket is not None and not joining:
+        opening = ticket.opening
     context = {
         "config": config,
         "status": status,
@@ -81,17 +83,29 @@ def _queue_page(request, config, *, ticket, status, status_code=200, **extra) ->
     return _finish(response, config, ticket, status)
 
 
+def _ticket_and_status(request, config, *, now: float):
+    """The request's ticket as it counts now (a later opening's draw, once open) and where it
+    stands."""
+    ticket = waiting_room.read_ticket(request, config)
+    if ticket is None:
+        return None, None
+    ticket = ticket.current(now)
+    return ticket, waiting_room.queue_status(config, ticket, now=now)
+
+
 def queue(request: HttpRequest, campaign: str) -> HttpResponse:
     """The waiting room. Deliberately open: it shows no booking form. A visit hands out no
     ticket (``join`` does, for a proof of work); with a ticket it shows the place, and when
     the turn comes it hands out the admission pass and goes on to step 1."""
     config = _config_or_404(campaign)
     start = reverse("bookings:start", kwargs={"campaign": campaign})
-    if not config.enabled or waiting_room.pass_for(request, config):
-        return redirect(start)
     now = timezone.now().timestamp()
-    ticket = waiting_room.read_ticket(request, config)
-    status = waiting_room.queue_status(config, ticket, now=now) if ticket else None
+    ticket, status = _ticket_and_status(request, config, now=now)
+    admission = waiting_room.pass_for(request, config)
+    if not config.enabled or (
+        admission and (ticket is None or admission.opening >= ticket.opening)
+    ):
+        return redirect(start)
     _start_draw_if_due(config, status, now=now)
     if status is not None and status.state == "admitted":
         return _finish(redirect(start), config, ticket, status)
@@ -102,38 +116,42 @@ def queue(request: HttpRequest, campaign: str) -> HttpResponse:
 @require_POST
 def join(request: HttpRequest, campaign: str) -> HttpResponse:
     """POST from the queue page's script: a solved proof-of-work challenge buys one ticket,
-    if this client address is still under its bound of tickets in this line. Then back to the
+    if this client address is still under its bound of places in this line. Then back to the
     queue page (303)."""
     config = _config_or_404(campaign)
     queue_url = reverse("campaigns:queue", kwargs={"campaign": campaign})
     now = timezone.now().timestamp()
-    ticket = waiting_room.read_ticket(request, config)
+    ticket, status = _ticket_and_status(request, config, now=now)
     if not config.enabled or now >= config.closes_at:
         return redirect(queue_url)
-    if ticket is not None:
-        status = waiting_room.queue_status(config, ticket, now=now)
-        if status.state != "expired":  # already in the line: keep the place
-            return redirect(queue_url)
+    if not waiting_room.needs_new_ticket(config, ticket, status, now=now):
+        return redirect(queue_url)  # already in the line: keep the place
     address = throttle.client_address(request)
-    if not waiting_room.address_may_take_a_ticket(config, address, now=now):
+    if not waiting_room.address_has_room(config, address, now=now):
         return _too_many_tickets(request)
-    failures = throttle.per_address("queue-join-failed")
-    if wait := failures.retry_after(address):  # checking a solution costs a derivation
+    # Checking a real challenge's answer costs the server a key derivation: wrong answers are
+    # bounded per address. Junk that is not one of our challenges costs nothing to refuse, and
+    # is not counted, so nobody can use it to lock out the people sharing their address.
+    wrong_answers = throttle.per_address("queue-join-wrong")
+    if wait := wrong_answers.retry_after(address):
         return throttle.too_many(request, wait)
     payload = str(request.POST.get("altcha", ""))[:8000]
-    if not waiting_room.proof_of_work_is_valid(config, payload, now=now):
-        failures.hit(address)
+    proof = waiting_room.check_proof_of_work(config, payload, now=now)
+    if proof.result is not waiting_room.ProofOfWork.VALID:
+        if proof.result is waiting_room.ProofOfWork.WRONG:
+            wrong_answers.hit(address)
         return _queue_page(
             request, config, ticket=None, status=None, status_code=400, join_failed=True
         )
-    ticket = waiting_room.issue_ticket(config, now=now)
+    arrived = min(proof.handed_out_at, now)  # solving it does not push anyone back
+    if not waiting_room.take_address_place(config, address, arrived=arrived, now=now):
+        return _too_many_tickets(request)
+    ticket = waiting_room.issue_ticket(config, arrived=arrived, now=now)
     if ticket is None:  # every window closed meanwhile
         return redirect(queue_url)
-    if not waiting_room.count_ticket(config, ticket, address, now=now):
-        return _too_many_tickets(request)
     response = redirect(queue_url)
     response.status_code = 303
-    waiting_room.set_ticket_cookie(response, config, ticket)
+    waiting_room.set_ticket_cookie(response, config, ticket, now=now)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -158,7 +176,7 @@ def queue_status(request: HttpRequest, campaign: str) -> JsonResponse:
     and cookies with no database query; issues the pass when the turn has come."""
     config = _config_or_404(campaign)
     now = timezone.now().timestamp()
-    ticket = waiting_room.read_ticket(request, config)
+    ticket, status = _ticket_and_status(request, config, now=now)
     if ticket is None:
         return JsonResponse(
             {
@@ -167,7 +185,6 @@ def queue_status(request: HttpRequest, campaign: str) -> JsonResponse:
             },
             status=403,
         )
-    status = waiting_room.queue_status(config, ticket, now=now)
     _start_draw_if_due(config, status, now=now)
     body = {
         "state": status.state,

@@ -22,16 +22,18 @@ the in-process cache in the embedded default) and signed cookies, with no databa
   number of minutes *from that admission*: a ticket is admitted once, and when its pass expires
   the person joins the end of the line again. ``booking_window_required`` requires a valid pass
   while the waiting room is on; the identity step binds the people it books (at most
-  ``VAXBOOK_PEOPLE_PER_PASS``, ``bookings.services.admit_person``).
+  ``VAXBOOK_PEOPLE_PER_PASS``, ``bookings.services.bind_pass_to_person``).
 
 Keys live under ``wr:<campaign>:<epoch>:<opening>:``; switching the waiting room on starts a new
 epoch and voids older tickets and passes.
 """
 
 import binascii
+import enum
 import hashlib
 import hmac
 import json
+import math
 import secrets
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -50,7 +52,6 @@ from campaigns.windows import windows_of
 
 TICKET_SALT = "vaxbook.waiting-room.ticket"
 PASS_SALT = "vaxbook.waiting-room.pass"  # noqa: S105 - a salt name, not a secret
-TICKET_MAX_AGE = 60 * 60 * 24
 PASS_HEADER = "HTTP_X_ADMISSION_PASS"  # noqa: S105 - a header name
 CONFIG_TTL = 30  # seconds: an official's change reaches every web process within this
 POW_ALGORITHM = "PBKDF2/SHA-256"  # WebCrypto runs it natively in every browser
@@ -178,13 +179,25 @@ def _next(key: str, timeout: int) -> int:
 
 @dataclass(frozen=True)
 class Ticket:
+    """A place in one opening's line.
+
+    ``base_at``/``base_count``: the meter the place is admitted by, when its line was re-based
+    (it had run empty; see ``issue_ticket``). ``next_opening``/``next_number``: taken while a
+    window was open, the ticket is also in the draw of the next opening, in case its holder is
+    waiting for that window; from that opening on it is that place (``current``).
+    """
+
     id: str
-    opening: int  # the line it queues in
+    opening: int  # the line it queues in, by its opening's whole second
     early: bool
     number: int
+    base_at: float | None = None
+    base_count: int = 0
+    next_opening: int | None = None
+    next_number: int | None = None
 
     def cookie_value(self, config: QueueConfig) -> dict:
-        return {
+        value = {
             "c": config.slug,
             "e": int(config.epoch),
             "i": self.id,
@@ -192,16 +205,38 @@ class Ticket:
             "k": int(self.early),
             "n": self.number,
         }
+        if self.base_at is not None:
+            value.update(b=self.base_at, m=self.base_count)
+        if self.next_opening is not None:
+            value.update(x=self.next_opening, y=self.next_number)
+        return value
+
+    def current(self, now: float) -> "Ticket":
+        """The place that counts now: the next opening's draw once it has opened."""
+        if self.next_opening is not None and now >= self.next_opening:
+            return Ticket(
+                id=self.id, opening=self.next_opening, early=True, number=self.next_number
+            )
+        return self
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def read_ticket(request: HttpRequest, config: QueueConfig) -> Ticket | None:
-    """The request's ticket for this campaign and epoch, or None if absent, forged, expired,
-    from another campaign or epoch, or for an opening the campaign no longer has."""
+    """The request's ticket for this campaign and epoch, or None if absent, forged, from
+    another campaign or epoch, or for an opening the campaign no longer has. It lasts as long
+    as the queue's state (until after the campaign closes), however early it was taken."""
     raw = request.COOKIES.get(ticket_cookie(config.slug))
     if not raw:
         return None
     try:
-        data = signing.loads(raw, salt=TICKET_SALT, max_age=TICKET_MAX_AGE)
+        data = signing.loads(raw, salt=TICKET_SALT)
     except signing.BadSignature:
         return None
     if not isinstance(data, dict) or data.get("c") != config.slug:
@@ -210,38 +245,120 @@ def read_ticket(request: HttpRequest, config: QueueConfig) -> Ticket | None:
         return None
     ticket_id, opening = data.get("i"), data.get("o")
     early, number = data.get("k"), data.get("n")
-    if not isinstance(ticket_id, str) or early not in (0, 1) or not isinstance(number, int):
+    if not isinstance(ticket_id, str) or early not in (0, 1) or not _is_int(number):
         return None
-    if opening not in {int(o) for o in config.openings}:
+    openings = {int(o) for o in config.openings}
+    if opening not in openings:
         return None
-    return Ticket(id=ticket_id, opening=opening, early=bool(early), number=number)
+    base_at, base_count = data.get("b"), data.get("m", 0)
+    if base_at is not None and not (_is_number(base_at) and _is_int(base_count)):
+        return None
+    next_opening, next_number = data.get("x"), data.get("y")
+    if next_opening is not None and not (next_opening in openings and _is_int(next_number)):
+        return None
+    return Ticket(
+        id=ticket_id,
+        opening=opening,
+        early=bool(early),
+        number=number,
+        base_at=base_at,
+        base_count=base_count,
+        next_opening=next_opening,
+        next_number=next_number,
+    )
 
 
-def issue_ticket(config: QueueConfig, *, now: float) -> Ticket | None:
-    """A new place in the line someone arriving now joins; None once booking has closed."""
-    opening = config.line_for_arrival(now)
+def issue_ticket(config: QueueConfig, *, arrived: float, now: float) -> Ticket | None:
+    """A new place for someone who arrived at ``arrived`` (when the page gave them the
+    challenge: the seconds spent solving it do not push them behind an opening), or None once
+    booking has closed.
+
+    Before an opening (its draw not run yet), an *early* number in its draw. While a window is
+    open, a *late* number in the latest opening's line, admitted by that line's meter — which
+    starts again from this ticket if the line had run empty, so that hours of unused admissions
+    (a quiet night) do not let the next surge in at once — and, if another opening is ahead,
+    an early number in its draw too: someone waiting now may be waiting for that window.
+    """
+    opening = config.line_for_arrival(arrived)
     if opening is None:
         return None
     line = config.line_prefix(opening)
     ticket_id = secrets.token_hex(8)
     timeout = _state_timeout(config, now)
-    if config.draws(opening) and now < opening and cache.get(f"{line}:drawn") is None:
-        number = _next(f"{line}:early-seq", timeout)
-        cache.set(f"{line}:early:{number}", ticket_id, timeout=timeout)
-        return Ticket(id=ticket_id, opening=int(opening), early=True, number=number)
+    if arrived < opening:
+        early = _early_number(config, opening, ticket_id, timeout=timeout)
+        if early is not None:
+            return Ticket(id=ticket_id, opening=int(opening), early=True, number=early)
     number = _next(f"{line}:late-seq", timeout)
-    return Ticket(id=ticket_id, opening=int(opening), early=False, number=number)
+    base_at, base_count = _late_meter(config, opening, number, now=now, timeout=timeout)
+    upcoming = [o for o in config.openings if o > arrived]
+    next_opening = next_number = None
+    if config.is_open(arrived) and upcoming:
+        next_number = _early_number(config, min(upcoming), ticket_id, timeout=timeout)
+        next_opening = int(min(upcoming)) if next_number is not None else None
+    return Ticket(
+        id=ticket_id,
+        opening=int(opening),
+        early=False,
+        number=number,
+        base_at=base_at,
+        base_count=base_count,
+        next_opening=next_opening,
+        next_number=next_number,
+    )
 
 
-def set_ticket_cookie(response: HttpResponse, config: QueueConfig, ticket: Ticket) -> None:
+def _early_number(config: QueueConfig, opening: float, ticket_id: str, *, timeout: int):
+    """An arrival number in an opening's draw, or None if that opening draws nobody (the room
+    was switched on after it) or its draw has run."""
+    line = config.line_prefix(opening)
+    if not config.draws(opening) or cache.get(f"{line}:drawn") is not None:
+        return None
+    number = _next(f"{line}:early-seq", timeout)
+    cache.set(f"{line}:early:{number}", ticket_id, timeout=timeout)
+    return number
+
+
+def _late_meter(
+    config: QueueConfig, opening: float, number: int, *, now: float, timeout: int
+) -> tuple[float | None, int]:
+    """The meter late ticket ``number`` is admitted by: the line's current one, or — if
+    everyone before it has been admitted already (the line ran empty) — a new one starting
+    with this ticket, admitted at once."""
+    line = config.line_prefix(opening)
+    base = cache.get(f"{line}:base")
+    base_at, base_count = (base[0], base[1]) if base else (None, 0)
+    drawn = drawn_count(config, opening)
+    if drawn is None:  # the draw is running: the line is anything but empty
+        return base_at, base_count
+    admitted = late_admitted(config, opening, drawn, base_at, base_count, now=now)
+    if admitted >= number:  # nobody is waiting ahead, and the meter has slack: start again
+        base_at, base_count = now, number
+        cache.set(f"{line}:base", (base_at, base_count), timeout=timeout)
+    return base_at, base_count
+
+
+def set_ticket_cookie(
+    response: HttpResponse, config: QueueConfig, ticket: Ticket, *, now: float
+) -> None:
     response.set_cookie(
         ticket_cookie(config.slug),
         signing.dumps(ticket.cookie_value(config), salt=TICKET_SALT),
-        max_age=TICKET_MAX_AGE,
+        max_age=_state_timeout(config, now),
         httponly=True,
         samesite="Lax",
         secure=settings.SESSION_COOKIE_SECURE,
     )
+
+
+def needs_new_ticket(config: QueueConfig, ticket, status, *, now: float) -> bool:
+    """Whether the person may (and needs to) take a new place: no ticket, a spent one (its
+    pass expired), or one for an opening older than the line arrivals join now (a later
+    window has opened, and the ticket holds no place in its draw)."""
+    if ticket is None or (status is not None and status.state == "expired"):
+        return True
+    line = config.line_for_arrival(now)
+    return line is not None and ticket.opening < int(line)
 
 
 # The proof of work in front of a ticket
@@ -253,28 +370,44 @@ def _pow_secret(purpose: str) -> str:
 
 def join_challenge(config: QueueConfig, *, now: float) -> dict:
     """A signed challenge for one ticket in this campaign's queue (this epoch), valid for
-    ``VAXBOOK_QUEUE_POW_TTL`` seconds. Cheap for the server: nothing is derived here."""
+    ``VAXBOOK_QUEUE_POW_TTL`` seconds, carrying when it was handed out. Cheap for the server:
+    nothing is derived here."""
     challenge = altcha.create_challenge(
         POW_ALGORITHM,
         settings.VAXBOOK_QUEUE_POW_COST,
         key_prefix=POW_KEY_PREFIX,
         expires_at=int(now + settings.VAXBOOK_QUEUE_POW_TTL),
-        data={"c": config.slug, "e": int(config.epoch)},
+        data={"c": config.slug, "e": int(config.epoch), "t": int(now)},
         hmac_secret=_pow_secret("challenge"),
     )
     return challenge.to_dict()
 
 
-def proof_of_work_is_valid(config: QueueConfig, payload: str, *, now: float) -> bool:
-    """Whether ``payload`` (what the page's script posts) solves a challenge this server
-    issued for this campaign and epoch, unexpired, never used before. Each challenge is tried
-    once: a second post of it — right or wrong — is refused without deriving anything, so a
-    solution cannot be replayed for more tickets nor a challenge used to make the server work."""
+class ProofOfWork(enum.Enum):
+    VALID = "valid"
+    MALFORMED = "malformed"  # not a challenge of ours for this queue, or expired: cheap to tell
+    USED = "used"  # tried before
+    WRONG = "wrong"  # a real challenge, wrongly solved: telling cost one key derivation
+
+
+@dataclass(frozen=True)
+class ProofCheck:
+    result: ProofOfWork
+    handed_out_at: float | None = None
+
+
+def check_proof_of_work(config: QueueConfig, payload: str, *, now: float) -> ProofCheck:
+    """Whether ``payload`` (what the page's script posts) solves a challenge this server issued
+    for this campaign and epoch, unexpired, never tried before. Each challenge is tried once: a
+    second post of it — right or wrong — is refused without deriving anything, so a solution
+    cannot be replayed for more tickets, nor a challenge used to make the server work. Every
+    value is checked for its type before use: the payload is the client's."""
+    malformed = ProofCheck(ProofOfWork.MALFORMED)
     try:
         parsed = altcha.Payload.from_base64(payload)
-        nonce = parsed.challenge.parameters.nonce
-        data = parsed.challenge.parameters.data
-        expires_at = int(parsed.challenge.parameters.expires_at)
+        parameters = parsed.challenge.parameters
+        nonce, data = parameters.nonce, parameters.data
+        expires_at, cost = parameters.expires_at, parameters.cost
     except (
         ValueError,
         KeyError,
@@ -283,38 +416,45 @@ def proof_of_work_is_valid(config: QueueConfig, payload: str, *, now: float) -> 
         RecursionError,
         binascii.Error,
     ):
-        return False
-    if not isinstance(nonce, str) or len(nonce) != 32 or expires_at <= now:
-        return False
+        return malformed
+    if not isinstance(nonce, str) or len(nonce) != 32 or not _is_int(cost) or cost < 1:
+        return malformed
+    if not _is_int(expires_at) or not now < expires_at <= now + settings.VAXBOOK_QUEUE_POW_TTL:
+        return malformed
     if not isinstance(data, dict) or data.get("c") != config.slug:
-        return False
-    if data.get("e") != int(config.epoch) or parsed.challenge.parameters.cost < 1:
-        return False
+        return malformed
+    if data.get("e") != int(config.epoch) or not _is_int(data.get("t")):
+        return malformed
     if not cache.add(f"wr:pow-tried:{nonce}", 1, timeout=int(expires_at - now) + 1):
-        return False
-    result = altcha.verify_solution(parsed, _pow_secret("challenge"))
-    return bool(result.verified)
+        return ProofCheck(ProofOfWork.USED)
+    if not altcha.verify_solution(parsed, _pow_secret("challenge")).verified:
+        return ProofCheck(ProofOfWork.WRONG)
+    return ProofCheck(ProofOfWork.VALID, handed_out_at=float(data["t"]))
 
 
-def tickets_per_address(config: QueueConfig, opening: float, address: str) -> str:
+def _address_key(config: QueueConfig, opening: float, address: str) -> str:
     digest = hashlib.sha256(address.encode()).hexdigest()[:32]  # no address in Redis
     return f"{config.line_prefix(opening)}:address:{digest}"
 
 
-def address_may_take_a_ticket(config: QueueConfig, address: str, *, now: float) -> bool:
-    """Whether this client address is still under its bound of tickets in the line someone
-    arriving now joins (counting without taking one)."""
+def address_has_room(config: QueueConfig, address: str, *, now: float) -> bool:
+    """Whether this client address is still under its bound of places in the line someone
+    arriving now joins (looking, without taking one)."""
     opening = config.line_for_arrival(now)
     if opening is None:
         return True
-    taken = cache.get(tickets_per_address(config, opening, address)) or 0
+    taken = cache.get(_address_key(config, opening, address)) or 0
     return int(taken) < settings.VAXBOOK_THROTTLE_PER_ADDRESS
 
 
-def count_ticket(config: QueueConfig, ticket: Ticket, address: str, *, now: float) -> bool:
-    """Count a ticket against its address; False (and the ticket is not to be handed out)
-    when that goes over the bound — two tries racing for the last one cannot both win."""
-    key = tickets_per_address(config, ticket.opening, address)
+def take_address_place(config: QueueConfig, address: str, *, arrived: float, now: float) -> bool:
+    """Count a place against its address *before* the ticket is issued; False when that goes
+    over the bound. One atomic increment: joins racing for an address's last place cannot
+    both win, and a refused one leaves no place in the line."""
+    opening = config.line_for_arrival(arrived)
+    if opening is None:
+        return False
+    key = _address_key(config, opening, address)
     return _next(key, _state_timeout(config, now)) <= settings.VAXBOOK_THROTTLE_PER_ADDRESS
 
 
@@ -340,27 +480,70 @@ def position(config: QueueConfig, ticket: Ticket) -> int | None:
     return drawn + ticket.number
 
 
-def admitted_upto(config: QueueConfig, opening: float, *, now: float) -> int:
-    """Everyone in this opening's line whose place is at most this number has been admitted by
-    ``now``: the admission rates integrated from the opening (or the epoch, if later)."""
-    start = max(opening, config.epoch)
+def _metered(config: QueueConfig, *, since: float, now: float) -> float:
+    """People the admission rates let through between ``since`` and ``now``."""
     total = 0.0
     for index, (effective_from, per_minute) in enumerate(config.rates):
         following = config.rates[index + 1][0] if index + 1 < len(config.rates) else now
-        begin, end = max(effective_from, start), min(following, now)
+        begin, end = max(effective_from, since), min(following, now)
         if end > begin:
             total += (end - begin) * per_minute / 60
-    return int(total)
+    return total
 
 
-def admitted_at(config: QueueConfig, ticket: Ticket, *, now: float) -> float:
-    """When this ticket was first admitted (now, the first time it is asked): its pass runs
-    from then, however often it is re-issued."""
-    key = f"{config.line_prefix(ticket.opening)}:admitted:{ticket.id}"
-    if cache.add(key, now, timeout=_state_timeout(config, now)):
-        return now
-    value = cache.get(key)
-    return now if value is None else float(value)
+def _when_metered(config: QueueConfig, *, since: float, amount: float) -> float | None:
+    """The moment ``_metered(since=since)`` reaches ``amount`` (None: never at these rates)."""
+    if amount <= 0:
+        return since
+    done = 0.0
+    for index, (effective_from, per_minute) in enumerate(config.rates):
+        following = config.rates[index + 1][0] if index + 1 < len(config.rates) else math.inf
+        begin, end = max(effective_from, since), following
+        if end <= begin:
+            continue
+        needed = (amount - done) * 60 / per_minute
+        if begin + needed <= end:
+            return begin + needed
+        done += (end - begin) * per_minute / 60
+    return None
+
+
+def _line_start(config: QueueConfig, opening: float) -> float:
+    return max(opening, config.epoch)
+
+
+def admitted_upto(config: QueueConfig, opening: float, *, now: float) -> int:
+    """Everyone in this opening's line whose place is at most this number has been admitted by
+    ``now`` (by the line's first meter: the admission rates integrated from the opening, or the
+    epoch if later)."""
+    return int(_metered(config, since=_line_start(config, opening), now=now))
+
+
+def late_admitted(
+    config: QueueConfig,
+    opening: float,
+    drawn: int,
+    base_at: float | None,
+    base_count: int,
+    *,
+    now: float,
+) -> int:
+    """Late numbers admitted by ``now`` under a meter (``base_at`` None: the line's first)."""
+    if base_at is None:
+        return admitted_upto(config, opening, now=now) - drawn
+    return base_count + int(
+        _metered(config, since=max(base_at, _line_start(config, opening)), now=now)
+    )
+
+
+def turn_at(config: QueueConfig, ticket: Ticket, place: int) -> float | None:
+    """When the ticket's place was (or will be) admitted: its pass runs from then, whether or
+    not anybody asked — a ticket cannot be saved up and cashed in later."""
+    start = _line_start(config, ticket.opening)
+    if ticket.early or ticket.base_at is None:
+        return _when_metered(config, since=start, amount=place)
+    since = max(ticket.base_at, start)
+    return _when_metered(config, since=since, amount=ticket.number - ticket.base_count)
 
 
 @dataclass(frozen=True)
@@ -374,6 +557,8 @@ class QueueStatus:
 
 
 def queue_status(config: QueueConfig, ticket: Ticket, *, now: float) -> QueueStatus:
+    """Where a ticket stands now (pass ``ticket.current(now)``). A pure function of the clock,
+    the rates and the cache's places: no database, no write."""
     minimum = settings.VAXBOOK_QUEUE_POLL_SECONDS
     if now >= config.closes_at:
         return QueueStatus("closed", poll_after=0)
@@ -384,17 +569,26 @@ def queue_status(config: QueueConfig, ticket: Ticket, *, now: float) -> QueueSta
     place = position(config, ticket)
     if place is None:
         return QueueStatus("drawing", poll_after=minimum)
-    admitted = admitted_upto(config, ticket.opening, now=now)
-    if place <= admitted:
-        since = admitted_at(config, ticket, now=now)
-        if now >= since + config.pass_minutes * 60:
-            return QueueStatus("expired", position=place, poll_after=0, admitted_at=since)
+    turn = turn_at(config, ticket, place)
+    if turn is not None and turn <= now:
+        if now >= turn + config.pass_minutes * 60:
+            return QueueStatus("expired", position=place, poll_after=0, admitted_at=turn)
         return QueueStatus(
-            "admitted", position=place, ahead=0, wait_seconds=0, poll_after=0, admitted_at=since
+            "admitted", position=place, ahead=0, wait_seconds=0, poll_after=0, admitted_at=turn
         )
-    ahead = place - admitted - 1
-    rate = config.current_rate or 1
-    wait = int((place - admitted) * 60 / rate)
+    if ticket.early or ticket.base_at is None:
+        admitted = admitted_upto(config, ticket.opening, now=now)
+    else:
+        drawn = place - ticket.number
+        admitted = drawn + late_admitted(
+            config, ticket.opening, drawn, ticket.base_at, ticket.base_count, now=now
+        )
+    ahead = max(place - admitted - 1, 0)
+    wait = (
+        math.ceil(turn - now)
+        if turn is not None
+        else math.ceil((ahead + 1) * 60 / (config.current_rate or 1))
+    )
     return QueueStatus(
         "waiting",
         position=place,
@@ -516,7 +710,7 @@ def _read_pass(request: HttpRequest, *, slug: str, epoch: float, minutes: int) -
     ticket_id, opening, since = data.get("i"), data.get("o"), data.get("a")
     if not isinstance(ticket_id, str) or not isinstance(opening, int):
         return None
-    if not isinstance(since, int | float) or isinstance(since, bool):
+    if not _is_number(since):
         return None
     # Valid for its minutes from the ticket's admission, however often it was re-issued.
     if timezone.now().timestamp() >= since + minutes * 60:

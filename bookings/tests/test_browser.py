@@ -135,7 +135,8 @@ def test_a_direct_link_to_step_two_never_shows_a_form(live_server, page):
     services.configure_waiting_room(running, enabled=True, per_minute=1)
     config = waiting_room.config_for(running.slug)
     for _ in range(5):  # people already waiting
-        waiting_room.issue_ticket(config, now=timezone.now().timestamp())
+        now = timezone.now().timestamp()
+        waiting_room.issue_ticket(config, arrived=now, now=now)
     step_two = reverse("bookings:choose", kwargs={"campaign": running.slug}) + "?t=copied"
     page.goto(live_server.url + step_two)  # after the opening, without a pass
     assert "/queue/" in page.url

@@ -164,13 +164,18 @@ def test_changing_the_rate_while_the_queue_runs_never_takes_back_an_admission(ca
 
 
 def test_the_status_endpoint_makes_no_database_query(campaign, opening, django_assert_num_queries):
-    with time_machine.travel(opening + timedelta(seconds=30), tick=False):
-        _draw(campaign)
-        client = Client()
-        join(client, campaign)  # arrival; the campaign's configuration is now cached
+    with time_machine.travel(opening - timedelta(minutes=1), tick=False):
+        early = _arrive(3, campaign)  # arrivals; the campaign's configuration is now cached
         with django_assert_num_queries(0):
-            waiting = _status(client, campaign)
-        assert waiting.json()["state"] == "admitted"
+            assert _status(early[0], campaign).json()["state"] == "before_opening"
+    with time_machine.travel(opening + timedelta(seconds=1), tick=False):
+        with django_assert_num_queries(0):
+            assert _status(early[0], campaign).json()["state"] == "drawing"
+        _draw(campaign)
+        states = set()
+        with django_assert_num_queries(0):
+            states |= {_status(c, campaign).json()["state"] for c in early}
+        assert states == {"admitted", "waiting"}
 
 
 def test_an_edited_ticket_gets_a_new_place_at_the_back_with_a_message(campaign, opening):

@@ -109,6 +109,40 @@ def test_a_challenge_with_a_wrong_answer_or_for_another_queue_gives_no_ticket(ca
         assert waiting_room.ticket_cookie(campaign.slug) not in client.cookies
 
 
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"expiresAt": float("inf")},
+        {"expiresAt": 2**63},
+        {"expiresAt": 10**15},
+        {"expiresAt": "soon"},
+        {"cost": "1"},
+        {"cost": None},
+        {"cost": 0},
+        {"nonce": ["x"]},
+        {"data": {"c": "x", "e": [], "t": 1}},
+    ],
+)
+def test_a_forged_challenge_is_a_400_and_leaves_nothing_behind(campaign, opening, forged):
+    import base64
+    import json
+
+    from django.core.cache import cache
+
+    with time_machine.travel(opening - timedelta(minutes=10), tick=False):
+        client = Client()
+        form = join_form(client.get(queue_url(campaign)).content.decode())
+        challenge = json.loads(form["data-challenge"])
+        challenge["parameters"].update(forged)
+        payload = {"challenge": challenge, "solution": {"counter": 1, "derivedKey": "00" * 32}}
+        body = base64.b64encode(json.dumps(payload).encode()).decode()
+        response = Client(raise_request_exception=False).post(form["action"], {"altcha": body})
+        assert response.status_code == 400
+        nonce = challenge["parameters"]["nonce"]
+        if isinstance(nonce, str):  # a forged challenge is refused before anything is stored
+            assert cache.get(f"wr:pow-tried:{nonce}") is None
+
+
 def test_an_expired_challenge_gives_no_ticket(campaign, opening, settings):
     with time_machine.travel(opening - timedelta(minutes=30), tick=False):
         client = Client()
@@ -119,13 +153,31 @@ def test_an_expired_challenge_gives_no_ticket(campaign, opening, settings):
         assert client.post(form["action"], {"altcha": payload}).status_code == 400
 
 
-def test_failed_answers_from_one_address_are_bounded(campaign, opening, settings):
+def _wrongly_solved(client, campaign) -> str:
+    import altcha
+
+    form = join_form(client.get(queue_url(campaign)).content.decode())
+    payload = altcha.Payload.from_base64(solved(form))
+    payload.solution.counter += 1
+    payload.solution.derived_key = "00" * 32
+    return payload.to_base64()
+
+
+def test_wrong_answers_from_one_address_are_bounded_junk_costs_nobody(campaign, opening, settings):
     settings.VAXBOOK_THROTTLE_PER_ADDRESS = 3
     with time_machine.travel(opening - timedelta(minutes=10), tick=False):
         client = Client(REMOTE_ADDR="198.51.100.9")
-        codes = [join(client, campaign, payload="e30=").status_code for _ in range(4)]
+        codes = [
+            join(client, campaign, payload=_wrongly_solved(client, campaign)).status_code
+            for _ in range(4)
+        ]
         assert codes == [400, 400, 400, 429]
-        assert join(Client(REMOTE_ADDR="198.51.100.10"), campaign).status_code == 303
+        # junk that is no challenge of ours costs the server nothing and is not counted, so an
+        # abuser cannot lock out the people who share their address with it
+        shared = "198.51.100.10"
+        for _ in range(10):
+            assert join(Client(REMOTE_ADDR=shared), campaign, payload="e30=").status_code == 400
+        assert join(Client(REMOTE_ADDR=shared), campaign).status_code == 303
 
 
 def test_one_address_gets_a_bounded_number_of_tickets_per_queue(campaign, opening, settings):
@@ -149,11 +201,55 @@ def test_a_farmer_cannot_take_the_draw_from_real_people(campaign, opening, setti
         for person in people:
             assert join(person, campaign).status_code == 303
     with time_machine.travel(opening + timedelta(seconds=1), tick=False):
-        assert services.run_draw(campaign.pk) == 40
+        assert services.run_draw(campaign.pk) == 40  # 10 farmed and 30 people: nothing else
         places = [_status(c, campaign).json()["position"] for c in people]
+        farmer_places = [_status(c, campaign).json()["position"] for c in farmed]
     assert len(farmed) == 10
+    assert sorted(places + farmer_places) == list(range(1, 41))
     # 600 farmed tickets took all of the first 30 places; now at least 20 of them are people's
     assert sum(1 for place in places if place <= 30) >= 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_joins_racing_for_an_addresss_last_places_leave_no_ghost_places(settings):
+    settings.VAXBOOK_THROTTLE_PER_ADDRESS = 2
+    settings.VAXBOOK_QUEUE_DRAW_GRACE = 0
+    opening = timezone.now() + timedelta(minutes=30)
+    campaign = CampaignFactory(opens_at=opening, closes_at=opening + timedelta(days=1))
+    services.configure_waiting_room(campaign, enabled=True, per_minute=60)
+    racers = 12
+    forms = []
+    for _ in range(racers):
+        client = Client(REMOTE_ADDR="198.51.100.7")
+        forms.append((client, join_form(client.get(queue_url(campaign)).content.decode())))
+    payloads = [(client, form["action"], solved(form)) for client, form in forms]
+    barrier = threading.Barrier(racers)
+
+    def race(entry) -> int:
+        client, action, payload = entry
+        try:
+            barrier.wait()
+            return client.post(action, {"altcha": payload}).status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=racers) as pool:
+        codes = list(pool.map(race, payloads))
+    assert sorted(codes) == [303, 303] + [429] * (racers - 2)
+    honest = Client(REMOTE_ADDR="10.8.8.8")
+    assert join(honest, campaign).status_code == 303
+    with time_machine.travel(opening + timedelta(seconds=1), tick=False):
+        assert services.run_draw(campaign.pk) == 3  # two for the racer, one honest: no ghosts
+
+
+def test_solving_the_challenge_does_not_push_an_arrival_behind_the_opening(campaign, opening):
+    with time_machine.travel(opening - timedelta(seconds=2), tick=False):
+        client = Client()
+        form = join_form(client.get(queue_url(campaign)).content.decode())
+        payload = solved(form)
+    with time_machine.travel(opening + timedelta(seconds=1), tick=False):  # a slow phone
+        assert client.post(form["action"], {"altcha": payload}).status_code == 303
+        assert services.run_draw(campaign.pk) == 1  # drawn with those who came before it
 
 
 # 2. A pass books for a household at most
@@ -222,6 +318,26 @@ def test_a_parallel_burst_on_one_pass_books_at_most_the_people_per_pass(settings
     assert Booking.objects.filter(campaign=campaign).count() == 4
 
 
+def test_testing_registration_numbers_with_one_pass_stops_at_the_people_per_pass(
+    campaign, opening, settings
+):
+    """Whether a number has a booking is said at the identity step; with the waiting room on,
+    every number tried takes a place on the pass, so one pass tests only a household's worth."""
+    settings.VAXBOOK_PEOPLE_PER_PASS = 4
+    booked = [BookingFactory(campaign=campaign, rrn=rrn_for(n)) for n in range(6)]
+    with time_machine.travel(opening + timedelta(minutes=1), tick=False):
+        services.run_draw(campaign.pk)
+        prober = _admitted(campaign)
+        answers = [_identify_with(prober, campaign, n) for n in range(6)]
+    assert all(a.status_code == 200 for a in answers)
+    forms = [a.context["form"] for a in answers]
+    assert [f.has_error(NON_FIELD_ERRORS, "already_booked") for f in forms] == [True] * 4 + [
+        False
+    ] * 2
+    assert [f.has_error(NON_FIELD_ERRORS, "pass_full") for f in forms] == [False] * 4 + [True] * 2
+    assert len(booked) == 6
+
+
 def test_the_integrity_report_flags_a_pass_used_for_more_people_than_allowed(settings):
     settings.VAXBOOK_PEOPLE_PER_PASS = 2
     slot = SlotFactory()
@@ -261,6 +377,25 @@ def test_an_expired_pass_is_not_renewed_by_polling(campaign, opening):
         assert join_form(page.content.decode())
         assert join(client, campaign).status_code == 303
         assert _status(client, campaign).json()["position"] == 3
+
+
+def test_a_ticket_cannot_be_saved_up_and_cashed_in_later(campaign, opening):
+    """The pass runs from the ticket's turn, whether or not anybody asked then."""
+    minutes = campaign.admission_pass_minutes
+    with time_machine.travel(opening - timedelta(minutes=5), tick=False):
+        saved = [Client(REMOTE_ADDR=f"10.5.{n}.1") for n in range(3)]
+        for client in saved:
+            join(client, campaign)
+    with time_machine.travel(opening + timedelta(seconds=1), tick=False):
+        services.run_draw(campaign.pk)
+    with time_machine.travel(opening + timedelta(minutes=minutes, seconds=30), tick=False):
+        # places 1..3 came up in the first 3 seconds: their passes ran out 30 s ago
+        for client in saved:
+            assert _status(client, campaign).json()["state"] == "expired"
+            assert client.get(_start(campaign))["Location"] == queue_url(campaign)
+    with time_machine.travel(opening + timedelta(hours=9), tick=False):
+        for client in saved:
+            assert _status(client, campaign).json()["state"] == "expired"
 
 
 def test_a_reload_while_the_pass_is_valid_does_not_extend_it(campaign, opening):
@@ -309,33 +444,48 @@ def _rrn_born_on(day: int, n: int) -> str:
 def test_people_waiting_for_a_later_window_are_drawn_and_metered_from_its_opening(rotation):
     campaign, day1, day2 = rotation
     with time_machine.travel(day1 - timedelta(minutes=5), tick=False):
-        first = [join(Client(REMOTE_ADDR=f"10.1.{n}.1"), campaign) for n in range(3)]
-        assert {r.status_code for r in first} == {303}
+        first = [Client(REMOTE_ADDR=f"10.1.{n}.1") for n in range(3)]
+        for client in first:
+            assert join(client, campaign).status_code == 303
     with time_machine.travel(day1 + timedelta(seconds=1), tick=False):
         services.run_draw(campaign.pk)
     with time_machine.travel(day2 - timedelta(minutes=10), tick=False):
-        # window 1 is still open: arrivals now queue in its line (and are let in at once)...
+        # Window 1 is still open: an arrival now takes a place in its line — metered again
+        # from now, since that line had run empty overnight — and, in case they are waiting
+        # for window 2, a place in window 2's draw too.
         evening = [Client(REMOTE_ADDR=f"10.2.{n}.1") for n in range(30)]
         for client in evening:
             assert join(client, campaign).status_code == 303
-    with time_machine.travel(day2 - timedelta(minutes=1), tick=False):
-        # ...and a pass from window 1's line does not book someone of window 2 at its opening
-        assert _status(evening[0], campaign).json()["state"] == "admitted"
+        states = [_status(c, campaign).json()["state"] for c in evening]
+        assert states == ["admitted"] + ["waiting"] * 29
+    with time_machine.travel(day2 - timedelta(minutes=10) + timedelta(seconds=13), tick=False):
+        states = [_status(c, campaign).json()["state"] for c in evening]
+        assert states == ["admitted"] * 3 + ["waiting"] * 27
     with time_machine.travel(day2 + timedelta(seconds=1), tick=False):
-        services.run_draw(campaign.pk)
-        early_for_day2 = evening[0]
-        refused = identify(early_for_day2, campaign.slug, rrn=_rrn_born_on(2, 1))
+        assert services.run_draw(campaign.pk) == 33  # both openings: 3 and 30 drawn
+        # A pass of window 1's line does not book someone whose window opened later...
+        refused = identify(evening[0], campaign.slug, rrn=_rrn_born_on(2, 1))
         assert refused.status_code == 200
         assert refused.context["form"].has_error(NON_FIELD_ERRORS, "pass_before_window")
-        # a new place in window 2's line, metered from its opening: 10 a minute
-        late = [Client(REMOTE_ADDR=f"10.3.{n}.1") for n in range(12)]
+        # ...their place in window 2's draw does, metered from its opening: 10 a minute.
+        evening_places = [_status(c, campaign).json() for c in evening]
+        assert {s["state"] for s in evening_places} == {"waiting"}
+        assert sorted(s["position"] for s in evening_places) == list(range(1, 31))
+        assert [s["position"] for s in evening_places] != list(range(1, 31))
+        late = [Client(REMOTE_ADDR=f"10.3.{n}.1") for n in range(2)]
         for client in late:
             assert join(client, campaign).status_code == 303
-        states = [_status(c, campaign).json() for c in late]
-        assert [s["state"] for s in states] == ["waiting"] * 12
+        assert [_status(c, campaign).json()["position"] for c in late] == [31, 32]
+        # Someone from the first evening, with no place in window 2's draw, may take one now.
+        page = first[0].get(queue_url(campaign))
+        assert page.context["joining"]
+        assert join(first[0], campaign).status_code == 303
+        assert _status(first[0], campaign).json()["position"] == 33
     with time_machine.travel(day2 + timedelta(seconds=13), tick=False):
-        states = [_status(c, campaign).json()["state"] for c in late]
-        assert states == ["admitted"] * 2 + ["waiting"] * 10
+        admitted = [c for c in evening if _status(c, campaign).json()["state"] == "admitted"]
+        assert len(admitted) == 2
+        assert _status(admitted[0], campaign).json()["next"] == _start(campaign)
+        assert identify(admitted[0], campaign.slug, rrn=_rrn_born_on(2, 1)).status_code == 302
 
 
 def test_arrivals_between_windows_are_drawn_at_the_next_opening(rotation):

@@ -10,7 +10,7 @@ async function solveAndJoin() {
   const progress = document.getElementById("join-progress");
   const button = document.getElementById("join-button");
   if (button) button.disabled = true;
-  progress.textContent = progress.dataset.working || "Working… (a few seconds)";
+  progress.textContent = "Working… (a few seconds)";
   try {
     const challenge = JSON.parse(join.dataset.challenge);
     const solution = await solveChallenge({ challenge, deriveKey: pbkdf2.deriveKey });

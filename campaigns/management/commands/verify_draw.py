@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.services import verify_draw
+from campaigns.windows import format_kst
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         wrong = []
         for draw in draws:
             matches, count = verify_draw(draw)
-            opening = timezone.localtime(draw.opens_at).strftime("%Y-%m-%d %H:%M KST")
+            opening = format_kst(draw.opens_at)
             if matches:
                 self.stdout.write(
                     f"Draw of the opening at {opening} verified: {count} tickets, seed "

@@ -6,7 +6,9 @@ number), set tightly: nobody needs more than a few tries for one person. Over th
 page answers 429 and says when to try again.
 """
 
+import functools
 import hashlib
+import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -41,6 +43,11 @@ class Throttle:
         now = time.time() if now is None else now
         return self._retry_after(int(cache.get(self._key(key, now)) or 0) + 1, now)
 
+    def forget(self, key: str, *, now: float | None = None) -> None:
+        """Forget the attempts of ``key`` in the current window (a success ends a streak)."""
+        now = time.time() if now is None else now
+        cache.delete(self._key(key, now))
+
     def hit(self, key: str, *, now: float | None = None) -> int | None:
         """Count an attempt; seconds to wait if this one is over the limit, else None."""
         now = time.time() if now is None else now
@@ -66,9 +73,55 @@ def per_person(scope: str) -> Throttle:
 
 
 def client_address(request: HttpRequest) -> str:
-    # Behind the load balancer REMOTE_ADDR must be set from the trusted proxy's header by the
-    # web server (e.g. gunicorn --forwarded-allow-ips); a client-sent header is never trusted.
-    return request.META.get("REMOTE_ADDR", "")
+    """The address the limits count a request against.
+
+    The peer of the connection (``REMOTE_ADDR``), unless that peer is one of our own load
+    balancers (``VAXBOOK_TRUSTED_PROXIES``): then the right-most ``X-Forwarded-For`` entry
+    that is not one of them — the address the balancer itself saw and appended; what a client
+    wrote further left is never believed. An IPv6 address counts as its /64 network: one
+    subscriber usually holds a whole /64, so counting single addresses would give them
+    billions of budgets.
+    """
+    peer = request.META.get("REMOTE_ADDR", "")
+    address = _parsed(peer)
+    trusted = _trusted_proxies()
+    if address is not None and trusted and _is_trusted(address, trusted):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        for entry in reversed(forwarded.split(",")):
+            hop = _parsed(entry)
+            if hop is None:
+                break  # garbage where an address should be: keep the balancer's own
+            if not _is_trusted(hop, trusted):
+                address = hop
+                break
+    if address is None:
+        return peer
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def _parsed(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(setting: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(item, strict=False) for item in setting)
+
+
+def _trusted_proxies() -> tuple:
+    return _networks(tuple(settings.VAXBOOK_TRUSTED_PROXIES))
+
+
+def _is_trusted(address, trusted) -> bool:
+    return any(address.version == net.version and address in net for net in trusted)
 
 
 def too_many(request: HttpRequest, retry_after: int) -> HttpResponse:

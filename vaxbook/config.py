@@ -86,3 +86,30 @@ def get_production_setting(name: str, *, development_default: str, why: str) -> 
             f"{name} must be set in the environment when DJANGO_ENV=production: {why}"
         )
     return development_default
+
+
+def get_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    """An integer setting; a value that is not one (or is below ``minimum``) is a
+    configuration error naming the variable, not a ValueError at some later request."""
+    raw = get_setting(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
+def get_list(name: str, *, validate=None) -> list[str]:
+    """A comma-separated setting; each item checked by ``validate`` (which raises ValueError
+    for a bad one), a bad item being a configuration error naming the variable."""
+    items = [item.strip() for item in get_setting(name).split(",") if item.strip()]
+    for item in items:
+        if validate is None:
+            continue
+        try:
+            validate(item)
+        except ValueError as error:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not valid ({error}).") from None
+    return items

@@ -8,8 +8,10 @@ benchmark, production) it is PostgreSQL, Redis as cache and broker, and real wor
 and ``REDIS_URL``, and serves over HTTPS only; ``manage.py check --deploy`` reports nothing.
 """
 
+import ipaddress
+
 import dj_database_url
-from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from vaxbook import config
@@ -168,15 +170,14 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
 # Content Security Policy (django-csp), in every mode so that development and the tests run
-# under the policy production sends. Scripts: our own files, plus inline <script> tags that
-# carry the per-request nonce (`<script nonce="{{ request.csp_nonce }}">`, the queue page).
-# Styles: 'unsafe-inline' because templates and the admin use inline style attributes (the
-# campaign timeline in the admin, the booking code), which a nonce cannot cover; CSS cannot run
-# script, so this is the cheaper trade-off than moving every style into classes.
+# under the policy production sends. Scripts: our own files only (the queue page's script is a
+# static file; no inline script anywhere). Styles: 'unsafe-inline' because templates and the
+# admin use inline style attributes (the campaign timeline in the admin, the booking code);
+# CSS cannot run script, so this is the cheaper trade-off than moving every style into classes.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
-        "script-src": [SELF, NONCE],
+        "script-src": [SELF],
         "style-src": [SELF, UNSAFE_INLINE],
         "img-src": [SELF, "data:"],
         "object-src": [NONE],
@@ -302,11 +303,11 @@ VAXBOOK_QUEUE_DRAW_GRACE = float(config.get_setting("VAXBOOK_QUEUE_DRAW_GRACE", 
 VAXBOOK_QUEUE_POLL_SECONDS = int(config.get_setting("VAXBOOK_QUEUE_POLL_SECONDS", "2"))
 # The proof of work a ticket costs (ALTCHA, PBKDF2-SHA256): iterations per try; a browser makes
 # 256 tries on average (about a second or two on a phone at the default), the server one.
-VAXBOOK_QUEUE_POW_COST = int(config.get_setting("VAXBOOK_QUEUE_POW_COST", "5000"))
+VAXBOOK_QUEUE_POW_COST = config.get_int("VAXBOOK_QUEUE_POW_COST", 5000, minimum=1)
 # Seconds a proof-of-work challenge stays valid once the queue page has handed it out.
-VAXBOOK_QUEUE_POW_TTL = int(config.get_setting("VAXBOOK_QUEUE_POW_TTL", "600"))
+VAXBOOK_QUEUE_POW_TTL = config.get_int("VAXBOOK_QUEUE_POW_TTL", 600, minimum=30)
 # How many different people one admission pass may book for (a person and their household).
-VAXBOOK_PEOPLE_PER_PASS = int(config.get_setting("VAXBOOK_PEOPLE_PER_PASS", "4"))
+VAXBOOK_PEOPLE_PER_PASS = config.get_int("VAXBOOK_PEOPLE_PER_PASS", 4, minimum=1)
 
 # Retention (bookings.retention, `manage.py purge_personal_data`): this many days after a
 # campaign closes (and the appointment has passed), its bookings lose name, phone and
@@ -317,6 +318,10 @@ VAXBOOK_RETENTION_DAYS = int(config.get_setting("VAXBOOK_RETENTION_DAYS", "90"))
 VAXBOOK_THROTTLE_WINDOW_SECONDS = int(config.get_setting("VAXBOOK_THROTTLE_WINDOW_SECONDS", "600"))
 VAXBOOK_THROTTLE_PER_ADDRESS = int(config.get_setting("VAXBOOK_THROTTLE_PER_ADDRESS", "300"))
 VAXBOOK_THROTTLE_PER_PERSON = int(config.get_setting("VAXBOOK_THROTTLE_PER_PERSON", "10"))
+# Our own load balancers (addresses or networks, comma-separated): a request whose peer is one
+# of them is counted against the client address they append to X-Forwarded-For. Empty: the
+# peer itself (nothing in front, as in development and the tests' default).
+VAXBOOK_TRUSTED_PROXIES = config.get_list("VAXBOOK_TRUSTED_PROXIES", validate=ipaddress.ip_network)
 VAXBOOK_ADMIN_LOGIN_FAILURES = int(config.get_setting("VAXBOOK_ADMIN_LOGIN_FAILURES", "5"))
 # Staff sessions end after this many seconds without a request.
 VAXBOOK_STAFF_SESSION_IDLE_SECONDS = int(

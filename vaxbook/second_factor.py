@@ -65,8 +65,17 @@ class CodeField(forms.CharField):
 
 
 class LoginForm(AdminAuthenticationForm):
-    """The admin's login, with the code of the account's second factor when it has one."""
+    """The admin's login, with the code of the account's second factor when it has one.
 
+    A missing or wrong code gets the very answer a wrong password gets: the login never tells
+    a guesser that the password was right."""
+
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "invalid_login": "Please enter the correct user name and password — and, if your "
+        "account has a second factor, the code from your authenticator app. After several "
+        "wrong codes, wait a minute before trying again.",
+    }
     otp_token = CodeField(
         required=False,
         label="Code from your authenticator app",
@@ -79,19 +88,19 @@ class LoginForm(AdminAuthenticationForm):
         device = confirmed_device(user)
         if device is None:
             return cleaned
-        user.otp_device = verified_device(device, cleaned.get("otp_token", ""), field=None)
+        try:
+            user.otp_device = verified_device(device, cleaned.get("otp_token", ""))
+        except forms.ValidationError:
+            raise self.get_invalid_login_error() from None
         return cleaned
 
 
-def verified_device(device: TOTPDevice, code: str, *, field: str | None) -> TOTPDevice:
+def verified_device(device: TOTPDevice, code: str) -> TOTPDevice:
     """The device if ``code`` is its current code; raises ValidationError otherwise, also
     while the device makes guessers wait after failures."""
     if not code:
         raise forms.ValidationError(
-            {"otp_token": "Enter the code from your authenticator app."}
-            if field is None
-            else "Enter the code from your authenticator app.",
-            code="token_required",
+            "Enter the code from your authenticator app.", code="token_required"
         )
     allowed, _ = device.verify_is_allowed()
     if not allowed:
@@ -159,7 +168,7 @@ def setup(request: HttpRequest) -> HttpResponse:
     form = ConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            verified_device(device, form.cleaned_data["otp_token"], field="otp_token")
+            verified_device(device, form.cleaned_data["otp_token"])
         except forms.ValidationError as refusal:
             form.add_error("otp_token", refusal)
         else:

@@ -91,3 +91,42 @@ def test_one_address_spraying_many_user_names_is_bounded(settings, official):
     codes = [_login(client, f"user{n}", "wrong").status_code for n in range(6)]
     assert codes == [200] * 5 + [429]
     assert _login(Client(REMOTE_ADDR="10.7.7.8"), "official", RIGHT).status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_parallel_burst_of_guesses_gets_no_more_tries_than_the_limit(
+    tight, official, monkeypatch
+):
+    """django-axes checks the lock before the slow password hash and counts the failure after
+    it, so guesses sent all at once were all checked (and the right one among them logged in,
+    under a 429-looking crowd); each try is now counted before its password is."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.db import connection
+
+    checked = []
+    real_check = AbstractBaseUser.check_password
+
+    def counted_check(user, raw):  # the real check, counted
+        checked.append(raw)
+        return real_check(user, raw)
+
+    monkeypatch.setattr(AbstractBaseUser, "check_password", counted_check)
+    racers = 30
+    barrier = threading.Barrier(racers)
+
+    def guess(n: int) -> int:
+        try:
+            client = Client(REMOTE_ADDR="203.0.113.66")
+            barrier.wait()
+            password = RIGHT if n == racers - 1 else f"wrong-{n}"
+            return _login(client, "official", password).status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(racers) as pool:
+        codes = list(pool.map(guess, range(racers)))
+    assert len(checked) <= 3, f"{len(checked)} passwords checked, the limit is 3"
+    assert codes.count(429) >= racers - 3

@@ -51,8 +51,11 @@ def test_an_account_with_a_second_factor_needs_its_code(official):
     without = Client()
     response = _login(without)
     assert response.status_code == 200
-    assert "otp_token" in response.context["form"].errors
     assert _admin_status(without) == 302  # to the login page
+    # the same answer as a wrong password: the login does not tell a guesser it was right
+    wrong_password = Client().post(LOGIN, {"username": "official", "password": "nope"})
+    assert response.context["form"].errors == wrong_password.context["form"].errors
+    assert response.context["form"].has_error("__all__", "invalid_login")
 
     wrong = Client()
     assert _login(wrong, "000000" if _code(device) != "000000" else "111111").status_code == 200

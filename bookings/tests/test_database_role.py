@@ -2,10 +2,14 @@
 DELETE, and the application's own database role (``manage.py setup_database_role``) can do its
 work but owns nothing it could use to switch the protection off."""
 
+import os
 import secrets
+import subprocess
+import sys
 
 import psycopg2
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
@@ -166,3 +170,75 @@ def test_running_the_command_again_changes_nothing_and_reports_the_same(role_nam
             [role_name],
         )
         assert cursor.fetchone() == (False, False, False, False)
+
+
+@pytest.fixture
+def owner_role():
+    """The database and its tables handed to a role that is no superuser (only CREATEROLE), as
+    in production; handed back to the test runner's role afterwards."""
+    name = f"vaxbook_owner_test_{secrets.token_hex(4)}"
+    database = connection.settings_dict["NAME"]
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE ROLE "{name}" LOGIN CREATEROLE')
+        cursor.execute(f'ALTER DATABASE "{database}" OWNER TO "{name}"')
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        for (table,) in cursor.fetchall():
+            cursor.execute(f'ALTER TABLE "{table}" OWNER TO "{name}"')
+    yield name
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        (superuser,) = cursor.fetchone()
+        cursor.execute(f'ALTER DATABASE "{database}" OWNER TO "{superuser}"')
+        cursor.execute(f'REASSIGN OWNED BY "{name}" TO "{superuser}"')
+        cursor.execute(f'DROP OWNED BY "{name}"')
+        cursor.execute(f'DROP ROLE "{name}"')
+
+
+def _run_as(owner: str, *arguments: str) -> subprocess.CompletedProcess:
+    settings_dict = connection.settings_dict
+    url = (
+        f"postgres://{owner}@{settings_dict['HOST'] or '127.0.0.1'}:"
+        f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+    )
+    return subprocess.run(  # noqa: S603 - our own management command
+        [sys.executable, "manage.py", *arguments],
+        cwd=django_settings.BASE_DIR,
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_tables_owner_without_superuser_sets_it_up_and_again_after_a_migrate(
+    owner_role, role_name
+):
+    first = _run_as(owner_role, "setup_database_role", role_name)
+    assert first.returncode == 0, first.stderr
+    again = _run_as(owner_role, "setup_database_role", role_name)
+    assert again.returncode == 0, again.stderr
+    assert "Kept role" in again.stdout
+    settings_dict = connection.settings_dict
+    app = psycopg2.connect(
+        dbname=settings_dict["NAME"],
+        user=role_name,
+        host=settings_dict["HOST"] or "127.0.0.1",
+        port=settings_dict["PORT"] or 5432,
+    )
+    app.autocommit = True
+    try:
+        assert "permission denied" in _fails(app, "TRUNCATE bookings_auditevent")
+        assert "owner" in _fails(app, "ALTER TABLE bookings_auditevent DISABLE TRIGGER ALL")
+        with app.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM bookings_booking")
+            assert cursor.fetchone() == (0,)
+    finally:
+        app.close()
+
+
+def test_a_role_with_powers_is_refused_not_silently_kept(owner_role, role_name):
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE ROLE "{role_name}" LOGIN CREATEDB')
+    refused = _run_as(owner_role, "setup_database_role", role_name)
+    assert refused.returncode != 0
+    assert "powers" in refused.stderr

@@ -1,6 +1,7 @@
 """Create (or bring up to date) the PostgreSQL role the application runs as in production.
 
-Run it as the role that owns the tables (the one ``migrate`` runs as), after every ``migrate``:
+Run it as the role that owns the database and its tables (the one ``migrate`` runs as; it needs
+CREATEROLE the first time, to create the role — no superuser needed), after every ``migrate``:
 
     export DATABASE_URL=postgres://vaxbook_owner@db/vaxbook
     python manage.py migrate
@@ -55,8 +56,20 @@ class Command(BaseCommand):
                     f"{role} is the role running this command (the tables' owner): the "
                     "application must run as another role."
                 )
-            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
-            created = cursor.fetchone() is None
+            cursor.execute(
+                "SELECT rolsuper OR rolreplication OR rolbypassrls OR rolcreaterole "
+                "OR rolcreatedb FROM pg_roles WHERE rolname = %s",
+                [role],
+            )
+            found = cursor.fetchone()
+            created = found is None
+            if found and found[0]:
+                raise CommandError(
+                    f"The role {role} exists with powers the application must not have "
+                    "(superuser, replication, bypassing row security, creating roles or "
+                    "databases): drop it, or have a superuser take them away, then run this "
+                    "again."
+                )
             for statement, params in self._statements(role, owner, database, created, password):
                 cursor.execute(statement, params)
         verb = "Created" if created else "Kept"
@@ -68,13 +81,13 @@ class Command(BaseCommand):
 
     def _statements(self, role, owner, database, created, password):
         name = sql.Identifier(role)
-        attributes = sql.SQL(
-            "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT"
-        )
         if created:
-            yield sql.SQL("CREATE ROLE {} {}").format(name, attributes), None
+            # Every power spelled out; a role-creating owner (no superuser) may create this.
+            attributes = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+            yield sql.SQL("CREATE ROLE {} " + attributes).format(name), None
         else:
-            yield sql.SQL("ALTER ROLE {} {}").format(name, attributes), None
+            # Checked above to hold none of the powers only a superuser could take away.
+            yield sql.SQL("ALTER ROLE {} LOGIN").format(name), None
         if password is not None:
             yield sql.SQL("ALTER ROLE {} PASSWORD %s").format(name), [password]
         yield (

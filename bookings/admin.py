@@ -11,10 +11,12 @@ from django.urls import path
 from bookings.audit import AuditEvent, record
 from bookings.models import Booking
 from bookings.selectors import suspicious_bookings
+from bookings.services import CODE_ALPHABET, CODE_LENGTH
 
 INTEGRITY_REPORT_LIMIT = 500
-# What a booking code can look like (bookings.services.CODE_ALPHABET, up to the field's length).
-CODE_LIKE = re.compile(r"[A-Z0-9]{1,12}")
+# What a booking code looks like, exactly: a search for anything else (a phone number, a birth
+# date, a name) is not written into the audit log.
+CODE_LIKE = re.compile(f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
 
 
 @admin.register(Booking)

@@ -3,10 +3,11 @@
     python -m bench.queue_status [--seconds 15] [--connections 32] [--web-workers 2]
 
 Re-creates the database ``vaxbook_bench`` and flushes Redis db 8 (like ``make bench``), seeds a
-campaign whose waiting room is open with a long line, takes one place in it the way a browser
-does (through the queue page, proof of work included where the page asks for it), starts
-gunicorn and runs ``wrk`` (Debian's ``wrk``) against ``/queue/<slug>/status/`` with that ticket:
-the poll every waiting person's page makes. Prints requests/s and latency as wrk reports them.
+campaign whose waiting room is open and admits one person a minute, with ``--line`` people
+already waiting, takes one place behind them the way a browser does (through the queue page,
+proof of work included where the page asks for it), starts gunicorn and runs ``wrk`` (Debian's
+``wrk``) against ``/queue/<slug>/status/`` with that ticket: the poll every waiting person's
+page makes. Prints requests/s and latency as wrk reports them.
 """
 
 import argparse
@@ -33,12 +34,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="wrk threads")
     p.add_argument("--web-workers", type=int, default=2, help="gunicorn sync workers")
     p.add_argument("--port", type=int, default=8123)
+    p.add_argument("--line", type=int, default=2000, help="people already waiting ahead")
     p.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/vaxbook_bench")
     p.add_argument("--redis", default="redis://127.0.0.1:6379/8")
     return p.parse_args()
 
 
-def seed() -> str:
+def seed(line: int) -> str:
     from django.utils import timezone
 
     from campaigns import services
@@ -54,6 +56,12 @@ def seed() -> str:
         closes_at=now + timedelta(hours=6),
     )
     services.configure_waiting_room(campaign, enabled=True, per_minute=1)
+    from campaigns import waiting_room
+
+    config = waiting_room.config_for(campaign.slug)
+    for _ in range(line):  # people already waiting: the measured ticket stays "waiting"
+        moment = timezone.now().timestamp()
+        waiting_room.issue_ticket(config, arrived=moment, now=moment)
     return campaign.slug
 
 
@@ -90,7 +98,7 @@ def main() -> None:
     import django
 
     django.setup()
-    slug = seed()
+    slug = seed(args.line)
     tmp = Path(tempfile.mkdtemp(prefix="vaxbook-queue-bench-"))
     base = f"http://127.0.0.1:{args.port}"
     web = start(

@@ -398,6 +398,20 @@ def test_a_ticket_cannot_be_saved_up_and_cashed_in_later(campaign, opening):
             assert _status(client, campaign).json()["state"] == "expired"
 
 
+def test_a_ticket_taken_days_before_the_opening_still_counts_at_it():
+    opening = (timezone.now() + timedelta(days=4)).replace(microsecond=0)
+    campaign = CampaignFactory(opens_at=opening, closes_at=opening + timedelta(days=1))
+    with time_machine.travel(opening - timedelta(days=3, hours=1), tick=False):
+        campaign = services.configure_waiting_room(campaign, enabled=True, per_minute=60)
+    with time_machine.travel(opening - timedelta(days=3), tick=False):
+        early = Client()
+        answer = join(early, campaign)
+        assert answer.cookies[waiting_room.ticket_cookie(campaign.slug)]["max-age"] > 3 * 86400
+    with time_machine.travel(opening + timedelta(seconds=5), tick=False):
+        services.run_draw(campaign.pk)
+        assert _status(early, campaign).json()["state"] == "admitted"
+
+
 def test_a_reload_while_the_pass_is_valid_does_not_extend_it(campaign, opening):
     minutes = campaign.admission_pass_minutes
     with time_machine.travel(opening + timedelta(minutes=1), tick=False):

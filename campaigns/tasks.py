@@ -1,18 +1,12 @@
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from campaigns import services, waiting_room
 from campaigns.models import Campaign
+from vaxbook.celery import RetryingTask
 
 
-@shared_task(
-    name="campaigns.tasks.run_draw",
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    max_retries=5,
-    retry_backoff=True,
-)
+@shared_task(name="campaigns.tasks.run_draw", base=RetryingTask)
 def run_draw(campaign_id: int) -> int | None:
     return services.run_draw(campaign_id)
 

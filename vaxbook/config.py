@@ -91,13 +91,24 @@ def get_production_setting(name: str, *, development_default: str, why: str) -> 
 def get_int(name: str, default: int, *, minimum: int | None = None) -> int:
     """An integer setting; a value that is not one (or is below ``minimum``) is a
     configuration error naming the variable, not a ValueError at some later request."""
+    return _number(name, default, int, "a whole number", minimum)
+
+
+def get_float(name: str, default: float, *, minimum: float | None = None) -> float:
+    """A number setting (seconds, say), checked like ``get_int``."""
+    return _number(name, default, float, "a number", minimum)
+
+
+def _number(name, default, parse, what, minimum):
     raw = get_setting(name, str(default))
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
+        raise ImproperlyConfigured(f"{name} must be {what}, not {raw!r}.") from None
+    if value != value or value in (float("inf"), float("-inf")):  # NaN, infinities
+        raise ImproperlyConfigured(f"{name} must be {what}, not {raw!r}.")
     if minimum is not None and value < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {raw}.")
     return value
 
 

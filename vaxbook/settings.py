@@ -36,6 +36,80 @@ ALLOWED_HOSTS = [
     if h.strip()
 ]
 
+# vaxbook's own settings: every VAXBOOK_* variable is read here, typed (a bad value stops the
+# start with ImproperlyConfigured naming the variable), with its meaning.
+#
+# Personal data. Encryption keys are Fernet keys, newest first, comma-separated, so that a key
+# can be rotated in; the HMAC key for matching registration numbers is separate.
+VAXBOOK_PII_KEYS = [
+    k.strip()
+    for k in config.get_mandatory_secret("VAXBOOK_PII_KEYS", kind="fernet").split(",")
+    if k.strip()
+]
+VAXBOOK_RRN_HMAC_KEY = config.get_mandatory_secret("VAXBOOK_RRN_HMAC_KEY")
+# Retention (bookings.retention, `manage.py purge_personal_data`): this many days after a
+# campaign closes (and the appointment has passed), its bookings lose name, phone and
+# registration number; what statistics need (status, slot, birth year) stays.
+VAXBOOK_RETENTION_DAYS = config.get_int("VAXBOOK_RETENTION_DAYS", 90, minimum=0)
+
+# The booking steps: how long each signed step token of the flow stays valid (seconds).
+VAXBOOK_STEP_TOKEN_MAX_AGE = config.get_int("VAXBOOK_STEP_TOKEN_MAX_AGE", 1800, minimum=60)
+
+# Confirmation. A booking still pending after VAXBOOK_PENDING_SWEEP_AFTER seconds is decided by
+# the sweep, which Celery beat runs every VAXBOOK_SWEEP_INTERVAL_SECONDS (the recovery for a
+# lost or never-sent message), so that none stays pending. A confirmation that keeps failing on
+# the database (a lost connection, a lock timeout) is retried VAXBOOK_CONFIRM_MAX_RETRIES times,
+# waiting 1, 2, 4… seconds (at most the cap, with jitter); then its booking is rejected with a
+# "system problem" reason instead of staying pending.
+VAXBOOK_PENDING_SWEEP_AFTER = config.get_int("VAXBOOK_PENDING_SWEEP_AFTER", 120, minimum=1)
+VAXBOOK_SWEEP_INTERVAL_SECONDS = config.get_float(
+    "VAXBOOK_SWEEP_INTERVAL_SECONDS", 60.0, minimum=1.0
+)
+VAXBOOK_CONFIRM_MAX_RETRIES = config.get_int("VAXBOOK_CONFIRM_MAX_RETRIES", 5, minimum=0)
+VAXBOOK_CONFIRM_RETRY_BACKOFF_MAX = config.get_int(
+    "VAXBOOK_CONFIRM_RETRY_BACKOFF_MAX", 30, minimum=1
+)
+# Messages a Celery worker takes from the broker ahead (acks_late: a dead worker's come back).
+VAXBOOK_CELERY_PREFETCH = config.get_int("VAXBOOK_CELERY_PREFETCH", 4, minimum=1)
+# Seconds before Redis redelivers a task a worker received but never acknowledged (below).
+VAXBOOK_BROKER_VISIBILITY_TIMEOUT = config.get_int(
+    "VAXBOOK_BROKER_VISIBILITY_TIMEOUT", 3600, minimum=60
+)
+# PostgreSQL: how long a statement waits for a row lock (0: forever), and the name of this
+# process's sessions in pg_stat_activity (see DATABASES below).
+VAXBOOK_DB_LOCK_TIMEOUT_MS = config.get_int("VAXBOOK_DB_LOCK_TIMEOUT_MS", 5000, minimum=0)
+VAXBOOK_DB_APPLICATION_NAME = config.get_setting("VAXBOOK_DB_APPLICATION_NAME")
+
+# The waiting room: seconds after an opening before its draw (arrivals still in flight at the
+# opening instant get in), and the shortest interval at which a queue page polls.
+VAXBOOK_QUEUE_DRAW_GRACE = config.get_float("VAXBOOK_QUEUE_DRAW_GRACE", 3.0, minimum=0.0)
+VAXBOOK_QUEUE_POLL_SECONDS = config.get_int("VAXBOOK_QUEUE_POLL_SECONDS", 2, minimum=1)
+# The proof of work a ticket costs (ALTCHA, PBKDF2-SHA256): iterations per try; a browser makes
+# 256 tries on average (about a second or two on a phone at the default), the server one.
+VAXBOOK_QUEUE_POW_COST = config.get_int("VAXBOOK_QUEUE_POW_COST", 5000, minimum=1)
+# Seconds a proof-of-work challenge stays valid once the queue page has handed it out.
+VAXBOOK_QUEUE_POW_TTL = config.get_int("VAXBOOK_QUEUE_POW_TTL", 600, minimum=30)
+# How many different people one admission pass may book for (a person and their household).
+VAXBOOK_PEOPLE_PER_PASS = config.get_int("VAXBOOK_PEOPLE_PER_PASS", 4, minimum=1)
+
+# Abuse limits (bookings.throttle): attempts per window, per client address and per person.
+VAXBOOK_THROTTLE_WINDOW_SECONDS = config.get_int("VAXBOOK_THROTTLE_WINDOW_SECONDS", 600, minimum=1)
+VAXBOOK_THROTTLE_PER_ADDRESS = config.get_int("VAXBOOK_THROTTLE_PER_ADDRESS", 300, minimum=1)
+VAXBOOK_THROTTLE_PER_PERSON = config.get_int("VAXBOOK_THROTTLE_PER_PERSON", 10, minimum=1)
+# Our own load balancers (addresses or networks, comma-separated): a request whose peer is one
+# of them is counted against the client address they append to X-Forwarded-For. Empty: the
+# peer itself (nothing in front, as in development and the tests' default).
+VAXBOOK_TRUSTED_PROXIES = config.get_list("VAXBOOK_TRUSTED_PROXIES", validate=ipaddress.ip_network)
+
+# Staff accounts: failed logins before a lock (vaxbook.login_limits), idle seconds before a
+# session ends, and a second factor (vaxbook.second_factor) always possible, compulsory for
+# every account when VAXBOOK_REQUIRE_SECOND_FACTOR is on (the production default).
+VAXBOOK_ADMIN_LOGIN_FAILURES = config.get_int("VAXBOOK_ADMIN_LOGIN_FAILURES", 5, minimum=1)
+VAXBOOK_STAFF_SESSION_IDLE_SECONDS = config.get_int(
+    "VAXBOOK_STAFF_SESSION_IDLE_SECONDS", 1800, minimum=60
+)
+VAXBOOK_REQUIRE_SECOND_FACTOR = config.get_bool("VAXBOOK_REQUIRE_SECOND_FACTOR", PRODUCTION)
+
 INSTALLED_APPS = [
     "csp",
     "vaxbook.apps.AdminConfig",  # django.contrib.admin, its login with a second factor
@@ -106,15 +180,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # console left open in a transaction) must not freeze every confirmation of that slot
     # behind it: the task fails, retries with backoff and finally gives up honestly. Normal
     # waits on a hot slot are milliseconds, so 5 s only ends the pathological ones.
-    _lock_timeout_ms = int(config.get_setting("VAXBOOK_DB_LOCK_TIMEOUT_MS", "5000"))
-    if _lock_timeout_ms:
+    if VAXBOOK_DB_LOCK_TIMEOUT_MS:
         _db_options["options"] = (
-            f"{_db_options.get('options', '')} -c lock_timeout={_lock_timeout_ms}".strip()
+            f"{_db_options.get('options', '')} -c lock_timeout={VAXBOOK_DB_LOCK_TIMEOUT_MS}".strip()
         )
     # Names this process's sessions in pg_stat_activity (web, worker, ...), so that an operator
     # (or a test) can find and end them.
-    if _application_name := config.get_setting("VAXBOOK_DB_APPLICATION_NAME"):
-        _db_options["application_name"] = _application_name
+    if VAXBOOK_DB_APPLICATION_NAME:
+        _db_options["application_name"] = VAXBOOK_DB_APPLICATION_NAME
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = config.get_production_setting(
@@ -209,9 +282,6 @@ AXES_CLIENT_IP_CALLABLE = "bookings.throttle.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 LOGIN_URL = "/admin/login/"
-# A second factor (vaxbook.second_factor): always possible, compulsory for every account when
-# this is on (the production default).
-VAXBOOK_REQUIRE_SECOND_FACTOR = config.get_bool("VAXBOOK_REQUIRE_SECOND_FACTOR", PRODUCTION)
 OTP_TOTP_ISSUER = "vaxbook"
 LOGIN_REDIRECT_URL = "/staff/"
 
@@ -241,7 +311,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # With acks_late a prefetched message stays unacknowledged until done, so prefetching a few
 # is safe (a dead worker's messages come back) and saves a broker round trip per task.
-CELERY_WORKER_PREFETCH_MULTIPLIER = int(config.get_setting("VAXBOOK_CELERY_PREFETCH", "4"))
+CELERY_WORKER_PREFETCH_MULTIPLIER = VAXBOOK_CELERY_PREFETCH
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -255,78 +325,22 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # idempotent, so that costs work, not correctness; it must still stay well above the retry
 # backoff and the longest task. The sweep below decides such bookings within minutes anyway,
 # so the default stays Celery's hour.
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": int(config.get_setting("VAXBOOK_BROKER_VISIBILITY_TIMEOUT", "3600"))
-}
-# A confirmation that keeps failing on the database (a lost connection, a lock timeout) is
-# retried this many times, waiting 1, 2, 4… seconds (at most the cap, with jitter); then its
-# booking is rejected with a "system problem" reason instead of staying pending.
-VAXBOOK_CONFIRM_MAX_RETRIES = int(config.get_setting("VAXBOOK_CONFIRM_MAX_RETRIES", "5"))
-VAXBOOK_CONFIRM_RETRY_BACKOFF_MAX = int(
-    config.get_setting("VAXBOOK_CONFIRM_RETRY_BACKOFF_MAX", "30")
-)
-# How often beat runs the sweep that decides bookings still pending after
-# VAXBOOK_PENDING_SWEEP_AFTER (a lost or never-sent message), so that none stays pending.
-VAXBOOK_SWEEP_INTERVAL_SECONDS = float(config.get_setting("VAXBOOK_SWEEP_INTERVAL_SECONDS", "60"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": VAXBOOK_BROKER_VISIBILITY_TIMEOUT}
 CELERY_BEAT_SCHEDULE = {
     "confirm-stale-pending-bookings": {
         "task": "bookings.tasks.confirm_stale_bookings",
         "schedule": VAXBOOK_SWEEP_INTERVAL_SECONDS,
     },
-    # A safety net for the draw, which the first poll after the opening normally starts.
     "purge-personal-data": {
         "task": "bookings.tasks.purge_personal_data",
         "schedule": 24 * 3600.0,
     },
+    # A safety net for the draws, which the first poll after an opening normally starts.
     "draw-due-waiting-rooms": {
         "task": "campaigns.tasks.draw_due_waiting_rooms",
         "schedule": 5.0,
     },
 }
-
-# Personal data. Encryption keys are Fernet keys, newest first, comma-separated, so that a
-# key can be rotated in; the HMAC key for matching registration numbers is separate.
-VAXBOOK_PII_KEYS = [
-    k.strip()
-    for k in config.get_mandatory_secret("VAXBOOK_PII_KEYS", kind="fernet").split(",")
-    if k.strip()
-]
-VAXBOOK_RRN_HMAC_KEY = config.get_mandatory_secret("VAXBOOK_RRN_HMAC_KEY")
-# How long each signed step token of the booking flow stays valid.
-VAXBOOK_STEP_TOKEN_MAX_AGE = int(config.get_setting("VAXBOOK_STEP_TOKEN_MAX_AGE", "1800"))
-# A booking still pending after this many seconds is re-enqueued by the sweep.
-VAXBOOK_PENDING_SWEEP_AFTER = int(config.get_setting("VAXBOOK_PENDING_SWEEP_AFTER", "120"))
-
-# The waiting room: seconds after the opening before the draw (arrivals still in flight at
-# the opening instant get in), and the shortest interval at which a queue page polls.
-VAXBOOK_QUEUE_DRAW_GRACE = float(config.get_setting("VAXBOOK_QUEUE_DRAW_GRACE", "3"))
-VAXBOOK_QUEUE_POLL_SECONDS = int(config.get_setting("VAXBOOK_QUEUE_POLL_SECONDS", "2"))
-# The proof of work a ticket costs (ALTCHA, PBKDF2-SHA256): iterations per try; a browser makes
-# 256 tries on average (about a second or two on a phone at the default), the server one.
-VAXBOOK_QUEUE_POW_COST = config.get_int("VAXBOOK_QUEUE_POW_COST", 5000, minimum=1)
-# Seconds a proof-of-work challenge stays valid once the queue page has handed it out.
-VAXBOOK_QUEUE_POW_TTL = config.get_int("VAXBOOK_QUEUE_POW_TTL", 600, minimum=30)
-# How many different people one admission pass may book for (a person and their household).
-VAXBOOK_PEOPLE_PER_PASS = config.get_int("VAXBOOK_PEOPLE_PER_PASS", 4, minimum=1)
-
-# Retention (bookings.retention, `manage.py purge_personal_data`): this many days after a
-# campaign closes (and the appointment has passed), its bookings lose name, phone and
-# registration number; what statistics need (status, slot, birth year) stays.
-VAXBOOK_RETENTION_DAYS = int(config.get_setting("VAXBOOK_RETENTION_DAYS", "90"))
-
-# Abuse limits (bookings.throttle): attempts per window, per client address and per person.
-VAXBOOK_THROTTLE_WINDOW_SECONDS = int(config.get_setting("VAXBOOK_THROTTLE_WINDOW_SECONDS", "600"))
-VAXBOOK_THROTTLE_PER_ADDRESS = int(config.get_setting("VAXBOOK_THROTTLE_PER_ADDRESS", "300"))
-VAXBOOK_THROTTLE_PER_PERSON = int(config.get_setting("VAXBOOK_THROTTLE_PER_PERSON", "10"))
-# Our own load balancers (addresses or networks, comma-separated): a request whose peer is one
-# of them is counted against the client address they append to X-Forwarded-For. Empty: the
-# peer itself (nothing in front, as in development and the tests' default).
-VAXBOOK_TRUSTED_PROXIES = config.get_list("VAXBOOK_TRUSTED_PROXIES", validate=ipaddress.ip_network)
-VAXBOOK_ADMIN_LOGIN_FAILURES = int(config.get_setting("VAXBOOK_ADMIN_LOGIN_FAILURES", "5"))
-# Staff sessions end after this many seconds without a request.
-VAXBOOK_STAFF_SESSION_IDLE_SECONDS = int(
-    config.get_setting("VAXBOOK_STAFF_SESSION_IDLE_SECONDS", "1800")
-)
 
 LOGGING = {
     "version": 1,

@@ -119,3 +119,20 @@ def test_the_queue_page_runs_only_our_own_script_files(client):
     )
     assert script_src.split()[:2] == ["script-src", "'self'"]
     assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("VAXBOOK_THROTTLE_PER_ADDRESS", "many"),
+        ("VAXBOOK_QUEUE_POW_COST", "0"),
+        ("VAXBOOK_SWEEP_INTERVAL_SECONDS", "nan"),
+        ("VAXBOOK_PEOPLE_PER_PASS", "-1"),
+        ("VAXBOOK_STEP_TOKEN_MAX_AGE", "30 minutes"),
+        ("VAXBOOK_TRUSTED_PROXIES", "10.0.0.1,not-a-network"),
+    ],
+)
+def test_a_bad_setting_stops_the_start_naming_its_variable(variable, value):
+    result = _manage("check", env=_production_env(**{variable: value}))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and variable in result.stderr

@@ -11,7 +11,7 @@ from bookings.audit import AuditEvent, record
 from bookings.models import Booking
 from campaigns import services, waiting_room
 from campaigns.models import BookingWindow, Campaign, QueueDraw
-from campaigns.windows import WindowState, format_kst, window_state, windows_of
+from campaigns.windows import WindowState, describe, format_kst, window_state, windows_of
 
 
 class WindowStateFilter(admin.SimpleListFilter):
@@ -232,8 +232,8 @@ class CampaignAdmin(admin.ModelAdmin):
             return (
                 f"{left:.2f}",
                 f"{width:.2f}",
-                f"{window.label or window.who}: {format_kst(window.opens_at)} – "
-                f"{format_kst(window.closes_at)} ({window.who})",
+                f"{window.label or describe(window)}: {format_kst(window.opens_at)} – "
+                f"{format_kst(window.closes_at)} ({describe(window)})",
             )
 
         rows = format_html_join(

@@ -1,6 +1,7 @@
 from rest_framework import generics, serializers
 
 from campaigns.models import Campaign
+from campaigns.windows import window_state
 
 
 class CampaignSerializer(serializers.ModelSerializer):
@@ -20,7 +21,7 @@ class CampaignSerializer(serializers.ModelSerializer):
         ]
 
     def get_state(self, campaign: Campaign) -> str:
-        return campaign.state()
+        return window_state(campaign).value
 
 
 class CampaignListView(generics.ListAPIView):

@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
@@ -80,10 +81,45 @@ class Campaign(models.Model):
     def cohort_label(self) -> str:
         return f"born {self.born_from:%Y-%m-%d} to {self.born_to:%Y-%m-%d}"
 
-    def state(self, *, now: datetime | None = None) -> str:
-        from campaigns.windows import window_state
+    def booking_windows(self) -> list["Window"]:
+        """The windows in force: the staggered ones if there are any, else the campaign's own
+        for the whole cohort (prefetch ``windows`` to save the query). The rule that uses them
+        is ``campaigns.windows``."""
+        staggered = list(self.windows.all()) if self.pk else []
+        if not staggered:
+            return [Window(self.opens_at, self.closes_at)]
+        return [
+            Window(w.opens_at, w.closes_at, w.birth_day_last_digit, w.born_from, w.born_to, w.label)
+            for w in staggered
+        ]
 
-        return window_state(self, now=now).value
+
+@dataclass(frozen=True)
+class Window:
+    """A period in which the people it covers may book (a ``BookingWindow`` or a campaign's
+    own window): open from ``opens_at`` (inclusive) to ``closes_at`` (exclusive)."""
+
+    opens_at: datetime
+    closes_at: datetime
+    last_digit: int | None = None
+    born_from: date | None = None
+    born_to: date | None = None
+    label: str = ""
+
+    @property
+    def whole_cohort(self) -> bool:
+        """Whether it covers everyone in the campaign's cohort (no rule narrows it)."""
+        return self.last_digit is None and self.born_from is None and self.born_to is None
+
+    def covers(self, birth_date: date) -> bool:
+        if self.last_digit is not None and birth_date.day % 10 != self.last_digit:
+            return False
+        if self.born_from and birth_date < self.born_from:
+            return False
+        return not (self.born_to and birth_date > self.born_to)
+
+    def is_open(self, now: datetime) -> bool:
+        return self.opens_at <= now < self.closes_at
 
 
 class BookingWindow(models.Model):

@@ -48,7 +48,6 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from campaigns.models import Campaign
-from campaigns.windows import windows_of
 
 TICKET_SALT = "vaxbook.waiting-room.ticket"
 PASS_SALT = "vaxbook.waiting-room.pass"  # noqa: S105 - a salt name, not a secret
@@ -137,7 +136,7 @@ def build_config(campaign: Campaign) -> QueueConfig:
         enabled=campaign.waiting_room_enabled,
         epoch=epoch.timestamp(),
         windows=tuple(
-            (w.opens_at.timestamp(), w.closes_at.timestamp()) for w in windows_of(campaign)
+            (w.opens_at.timestamp(), w.closes_at.timestamp()) for w in campaign.booking_windows()
         ),
         rates=rates,
         pass_minutes=campaign.admission_pass_minutes,

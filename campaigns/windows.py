@@ -12,7 +12,6 @@ one leads to the queue, never to a form.
 import enum
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -21,7 +20,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns import waiting_room
+from campaigns.models import Campaign, Window
 
 KST = ZoneInfo("Asia/Seoul")
 
@@ -32,46 +32,21 @@ class WindowState(enum.Enum):
     CLOSED = "closed"
 
 
-@dataclass(frozen=True)
-class Window:
-    opens_at: datetime
-    closes_at: datetime
-    last_digit: int | None = None
-    born_from: date | None = None
-    born_to: date | None = None
-    label: str = ""
-
-    def covers(self, birth_date: date) -> bool:
-        if self.last_digit is not None and birth_date.day % 10 != self.last_digit:
-            return False
-        if self.born_from and birth_date < self.born_from:
-            return False
-        return not (self.born_to and birth_date > self.born_to)
-
-    def is_open(self, now: datetime) -> bool:
-        return self.opens_at <= now < self.closes_at
-
-    @property
-    def who(self) -> str:
-        parts = []
-        if self.last_digit is not None:
-            parts.append(f"birth dates ending in {self.last_digit}")
-        if self.born_from or self.born_to:
-            start = f"{self.born_from:%Y-%m-%d}" if self.born_from else "…"
-            end = f"{self.born_to:%Y-%m-%d}" if self.born_to else "…"
-            parts.append(f"born {start} to {end}")
-        return ", ".join(parts) or "everyone in the cohort"
-
-
 def windows_of(campaign: Campaign) -> list[Window]:
-    """The campaign's windows (prefetch ``windows`` to save the query)."""
-    extra = list(campaign.windows.all()) if campaign.pk else []
-    if not extra:
-        return [Window(campaign.opens_at, campaign.closes_at)]
-    return [
-        Window(w.opens_at, w.closes_at, w.birth_day_last_digit, w.born_from, w.born_to, w.label)
-        for w in extra
-    ]
+    """The campaign's windows in force (prefetch ``windows`` to save the query)."""
+    return campaign.booking_windows()
+
+
+def describe(window: Window) -> str:
+    """Whom a window is for, as a person reads it."""
+    parts = []
+    if window.last_digit is not None:
+        parts.append(f"birth dates ending in {window.last_digit}")
+    if window.born_from or window.born_to:
+        start = f"{window.born_from:%Y-%m-%d}" if window.born_from else "…"
+        end = f"{window.born_to:%Y-%m-%d}" if window.born_to else "…"
+        parts.append(f"born {start} to {end}")
+    return ", ".join(parts) or "everyone in the cohort"
 
 
 def window_state(
@@ -119,13 +94,9 @@ def closed_message(
     now = now or timezone.now()
     if state is WindowState.SCHEDULED:
         upcoming = next_window(campaign, now=now, birth_date=birth_date)
-        if (
-            upcoming is not None
-            and birth_date is not None
-            and upcoming.who != "everyone in the cohort"
-        ):
+        if upcoming is not None and birth_date is not None and not upcoming.whole_cohort:
             return (
-                f"Your booking window for {campaign.name} ({upcoming.who}) opens on "
+                f"Your booking window for {campaign.name} ({describe(upcoming)}) opens on "
                 f"{format_kst(upcoming.opens_at)}."
             )
         opens = upcoming.opens_at if upcoming else campaign.opens_at
@@ -182,7 +153,6 @@ def booking_window_required(view: Callable | None = None, *, json: bool = False)
     when the waiting room is off).
     Use ``json=True`` for API views.
     """
-    from campaigns import waiting_room  # which imports this module (windows_of)
 
     def decorate(inner: Callable) -> Callable:
         @functools.wraps(inner)

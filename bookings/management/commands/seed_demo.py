@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.services import configure_waiting_room
-from campaigns.windows import KST, format_kst
+from campaigns.windows import KST, format_kst, window_state
 from clinics.models import Clinic, Slot, StaffMembership
 from clinics.services import generate_slots
 from vaxbook import config
@@ -116,7 +116,7 @@ class Command(BaseCommand):
         )
         for campaign in campaigns:
             out(
-                f"  {campaign.name}: {campaign.state()}, "
+                f"  {campaign.name}: {window_state(campaign).value}, "
                 f"{format_kst(campaign.opens_at)} to {format_kst(campaign.closes_at)}"
             )
         out("")

@@ -94,6 +94,36 @@ def bind_pass_to_person(
         PassHolder.objects.create(admission_pass=the_pass, person=person, bound_at=now)
 
 
+def check_booking_allowed(
+    campaign: Campaign,
+    *,
+    rrn: Rrn,
+    admission: Pass | None,
+    now: datetime | None = None,
+) -> None:
+    """Raise the refusal (``BookingRefused``) that stops this person booking in this campaign
+    now, or return: out of the cohort, outside a window covering them, no admission pass that
+    may book for them while the waiting room is on, or an active booking already. The identity
+    step shows the refusal on its form; ``request_booking`` calls this first.
+
+    With the waiting room on, this binds the person to the pass (``bind_pass_to_person``):
+    committed whatever comes next, which is how a pass stops testing numbers one by one.
+    """
+    now = now or timezone.now()
+    born = rrn.birth_date
+    if not campaign.covers_birth_date(born):
+        raise OutOfCohort(campaign)
+    state = windows.window_state(campaign, now=now, birth_date=born)
+    if state is not windows.WindowState.OPEN:
+        raise WindowClosed(windows.closed_message(campaign, state, now=now, birth_date=born))
+    if campaign.waiting_room_enabled:
+        if admission is None:
+            raise WindowClosed("Join the waiting room first: booking needs an admission pass.")
+        bind_pass_to_person(campaign, admission=admission, rrn=rrn, now=now)
+    if has_active_booking(campaign, rrn=rrn):
+        raise AlreadyBooked()
+
+
 def request_booking(
     campaign: Campaign,
     *,
@@ -104,28 +134,13 @@ def request_booking(
 ) -> Booking:
     """Create a ``pending`` booking and enqueue its confirmation once the row is committed.
 
-    Refuses (``BookingRefused``) outside the window, outside the cohort, without an admission
-    pass that may book for this person while the waiting room is on, for a second active
-    booking of the same person, and for a slot that is not this campaign's, is past or is
-    visibly full. When it refuses, no booking is written; the one thing that may stay is the
-    person's place on the pass (``bind_pass_to_person``, normally done at the identity step
-    already): a pass counts the people it was *tried* for, which is what stops one pass from
-    testing registration numbers one by one. Whether the place is really taken is decided by
-    ``confirm_booking``, not here.
+    Refuses (``BookingRefused``) what ``check_booking_allowed`` refuses, and a slot that is not
+    this campaign's, is past or is visibly full. When it refuses, no booking is written (the
+    person's place on the pass may stay: see ``check_booking_allowed``). Whether the place is
+    really taken is decided by ``confirm_booking``, not here.
     """
     now = now or timezone.now()
-    born = identity.rrn.birth_date
-    if not campaign.covers_birth_date(born):
-        raise OutOfCohort(campaign)
-    state = windows.window_state(campaign, now=now, birth_date=born)
-    if state is not windows.WindowState.OPEN:
-        raise WindowClosed(windows.closed_message(campaign, state, now=now, birth_date=born))
-    if campaign.waiting_room_enabled:
-        if admission is None:
-            raise WindowClosed("Join the waiting room first: booking needs an admission pass.")
-        bind_pass_to_person(campaign, admission=admission, rrn=identity.rrn, now=now)
-    if has_active_booking(campaign, rrn=identity.rrn):
-        raise AlreadyBooked()
+    check_booking_allowed(campaign, rrn=identity.rrn, admission=admission, now=now)
     person = rrn_hmac(identity.rrn)
     slot = Slot.objects.filter(pk=slot_id, campaign=campaign).first()
     if slot is None:

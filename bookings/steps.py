@@ -8,14 +8,19 @@ another session or campaign — is sent back to the first step.
 The person's identity stays on the server, in the session, the RRN only encrypted.
 """
 
+import functools
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib import messages
 from django.core import signing
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
 from bookings.identity import Identity, IdentityError, decrypt_rrn, encrypt_rrn, rrn_hmac
+from campaigns.windows import WindowState, closed_response, window_state
 
 SALT = "vaxbook.booking.step"
 SESSION_KEY = "booking_flow"
@@ -24,6 +29,7 @@ OWNED_KEY = "my_bookings"
 
 CHOOSE = "choose"
 REVIEW = "review"
+RESTART_MESSAGE = "Your booking session expired or the link is not valid. Please start again."
 
 
 @dataclass
@@ -117,3 +123,32 @@ def remember_booking(request: HttpRequest, public_id: str) -> None:
 
 def may_manage(request: HttpRequest, public_id: str) -> bool:
     return public_id in request.session.get(OWNED_KEY, [])
+
+
+def step_required(step: str) -> Callable:
+    """Guard a booking step after the first, under ``booking_window_required``: the request
+    must carry a valid token of this step for this session's flow, or the person starts again
+    at step 1 (a double submit of the review step goes to the booking it made instead); and the
+    person's own window (staggered windows) must be open, not only some window. The view gets
+    the flow as ``request.flow``."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def stepped(request: HttpRequest, campaign: str, *args, **kwargs) -> HttpResponse:
+            flow = flow_for_step(request, campaign=campaign, step=step)
+            if flow is None:
+                made = step == REVIEW and submitted_booking_for_token(request, campaign=campaign)
+                if made:
+                    return redirect("bookings:status", public_id=made)
+                messages.warning(request, RESTART_MESSAGE)
+                return redirect("bookings:start", campaign=campaign)
+            born = flow.identity.rrn.birth_date
+            state = window_state(request.campaign, birth_date=born)
+            if state is not WindowState.OPEN:
+                return closed_response(request, request.campaign, state, birth_date=born)
+            request.flow = flow
+            return view(request, campaign, *args, **kwargs)
+
+        return stepped
+
+    return decorate

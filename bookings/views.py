@@ -13,66 +13,32 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from bookings import selectors, services, steps, throttle
 from bookings.errors import (
-    AlreadyBooked,
     BookingRefused,
     OutOfCohort,
+    PassBeforeWindow,
+    PassFull,
     SlotUnavailable,
-    WindowClosed,
 )
 from bookings.forms import IdentityForm, LookupForm, PlaceQueryForm, SlotChoiceForm
 from bookings.identity import Identity, rrn_hmac
 from bookings.models import Booking
-from campaigns.windows import (
-    WindowState,
-    booking_window_required,
-    closed_message,
-    closed_response,
-    window_state,
-)
+from campaigns.models import Campaign
+from campaigns.windows import booking_window_required
 from clinics import selectors as places
 from clinics.models import Clinic, Slot
-
-RESTART_MESSAGE = "Your booking session expired or the link is not valid. Please start again."
-
-
-def _restart(request: HttpRequest, campaign: str) -> HttpResponse:
-    messages.warning(request, RESTART_MESSAGE)
-    return redirect("bookings:start", campaign=campaign)
 
 
 def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
     return render(request, "message.html", {"title": "Not allowed", "message": message}, status=403)
 
 
-def _outside_persons_window(request: HttpRequest, flow: steps.Flow) -> HttpResponse | None:
-    """The guard let the request in because some window is open; the person's own window
-    (staggered windows) must be open too, at every step."""
-    born = flow.identity.rrn.birth_date
-    state = window_state(request.campaign, birth_date=born)
-    if state is WindowState.OPEN:
-        return None
-    return closed_response(request, request.campaign, state, birth_date=born)
+def _url_with_token(name: str, campaign: str, token: str) -> str:
+    return f"{reverse(name, kwargs={'campaign': campaign})}?t={token}"
 
 
 def _refusal_error(refusal: BookingRefused) -> ValidationError:
     """A service's refusal as a form error that keeps its code."""
     return ValidationError(refusal.message, code=refusal.code)
-
-
-def _pass_refusal(request: HttpRequest, rrn) -> BookingRefused | None:
-    """With the waiting room on: bind this person to the request's admission pass, or the
-    reason the pass cannot book for them."""
-    if request.admission_pass is None:
-        return None
-    try:
-        services.bind_pass_to_person(request.campaign, admission=request.admission_pass, rrn=rrn)
-    except BookingRefused as refused:
-        return refused
-    return None
-
-
-def _url_with_token(name: str, campaign: str, token: str) -> str:
-    return f"{reverse(name, kwargs={'campaign': campaign})}?t={token}"
 
 
 @never_cache
@@ -81,7 +47,6 @@ def _url_with_token(name: str, campaign: str, token: str) -> str:
 @booking_window_required
 def start(request: HttpRequest, campaign: str) -> HttpResponse:
     """Step 1: identify the person to vaccinate."""
-    the_campaign = request.campaign
     if request.method == "POST" and (
         wait := throttle.per_address("identify").hit(throttle.client_address(request))
     ):
@@ -95,17 +60,15 @@ def start(request: HttpRequest, campaign: str) -> HttpResponse:
     rejoin_url = ""  # when the admission pass cannot book this person: a new place in line
     if valid:
         rrn = form.cleaned_data["rrn"]
-        person_state = window_state(the_campaign, birth_date=rrn.birth_date)
-        if not the_campaign.covers_birth_date(rrn.birth_date):
-            form.add_error("rrn", _refusal_error(OutOfCohort(the_campaign)))
-        elif person_state is not WindowState.OPEN:
-            message = closed_message(the_campaign, person_state, birth_date=rrn.birth_date)
-            form.add_error(None, _refusal_error(WindowClosed(message)))
-        elif refusal := _pass_refusal(request, rrn):
-            form.add_error(None, _refusal_error(refusal))
-            rejoin_url = reverse("campaigns:queue", kwargs={"campaign": campaign})
-        elif selectors.has_active_booking(the_campaign, rrn=rrn):
-            form.add_error(None, _refusal_error(AlreadyBooked()))
+        try:
+            services.check_booking_allowed(
+                request.campaign, rrn=rrn, admission=request.admission_pass
+            )
+        except BookingRefused as refusal:
+            field = "rrn" if isinstance(refusal, OutOfCohort) else None
+            form.add_error(field, _refusal_error(refusal))
+            if isinstance(refusal, PassFull | PassBeforeWindow):
+                rejoin_url = reverse("campaigns:queue", kwargs={"campaign": campaign})
         else:
             flow = steps.start_flow(
                 request,
@@ -120,102 +83,93 @@ def start(request: HttpRequest, campaign: str) -> HttpResponse:
     return render(
         request,
         "bookings/identify.html",
-        {"campaign": the_campaign, "form": form, "rejoin_url": rejoin_url},
+        {"campaign": request.campaign, "form": form, "rejoin_url": rejoin_url},
     )
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
 @booking_window_required
+@steps.step_required(steps.CHOOSE)
 def choose(request: HttpRequest, campaign: str) -> HttpResponse:
     """Step 2: region → clinic → day → time, with the places left shown."""
-    the_campaign = request.campaign
-    flow = steps.flow_for_step(request, campaign=campaign, step=steps.CHOOSE)
-    if flow is None:
-        return _restart(request, campaign)
-    if refusal := _outside_persons_window(request, flow):
-        return refusal
     now = timezone.now()
-    today = timezone.localdate(now)
-    token = steps.token_for(flow, steps.CHOOSE)
     query = PlaceQueryForm(request.POST if request.method == "POST" else request.GET)
-    errors: list[str] = []
-    if not query.is_valid():
-        errors.append("That choice is not valid; choose again.")
     choice = query.cleaned_data if query.is_valid() else {}
-    region = choice.get("region") or ""
+    errors = [] if query.is_valid() else ["That choice is not valid; choose again."]
     clinic = Clinic.objects.filter(code=choice["clinic"]).first() if choice.get("clinic") else None
-    day = choice.get("date")
-    if clinic is not None:
-        region = clinic.region
-
     if request.method == "POST":
         form = SlotChoiceForm(request.POST)
-        if form.is_valid():
-            slot = (
-                places.bookable_slots(the_campaign, now=now)
-                .filter(pk=form.cleaned_data["slot"])
-                .first()
-            )
-            if slot is None or (clinic is not None and slot.clinic_id != clinic.pk):
-                errors.append("That time is not offered at this clinic in this campaign.")
-            elif slot.places_left <= 0:
-                errors.append("That time is full. Choose another one.")
-            else:
-                flow.slot_id = slot.pk
-                steps.save_flow(request, flow)
-                return redirect(
-                    _url_with_token(
-                        "bookings:review", campaign, steps.token_for(flow, steps.REVIEW)
-                    )
-                )
-        else:
+        if not form.is_valid():
             errors.extend(e for errs in form.errors.values() for e in errs)
-
-    context = {
-        "campaign": the_campaign,
-        "token": token,
-        "region": region,
-        "clinic": clinic,
-        "day": day,
-    }
-    context["errors"] = errors
-    context["regions"] = places.regions_with_places(the_campaign, now=now)
-    if region:
-        context["clinics"] = places.clinics_with_places(the_campaign, region=region, now=now)
-    if clinic is not None:
-        context["days"] = places.days_with_places(the_campaign, clinic=clinic, now=now)
-    if clinic is not None and day is not None and day >= today:
-        context["slots"] = places.slots_on_day(the_campaign, clinic=clinic, day=day, now=now)
+        elif error := _choose_slot(request, form.cleaned_data["slot"], clinic=clinic, now=now):
+            errors.append(error)
+        else:
+            token = steps.token_for(request.flow, steps.REVIEW)
+            return redirect(_url_with_token("bookings:review", campaign, token))
+    context = _places_to_choose(
+        request.campaign,
+        region=clinic.region if clinic else choice.get("region") or "",
+        clinic=clinic,
+        day=choice.get("date"),
+        now=now,
+    )
+    context.update(token=steps.token_for(request.flow, steps.CHOOSE), errors=errors)
     return render(request, "bookings/choose.html", context)
 
 
+def _choose_slot(request: HttpRequest, slot_id: int, *, clinic, now) -> str | None:
+    """Keep the chosen slot in the flow; or why it cannot be chosen."""
+    slot = places.offered_slot(request.campaign, slot_id=slot_id, clinic=clinic, now=now)
+    if slot is None:
+        return "That time is not offered at this clinic in this campaign."
+    if slot.places_left <= 0:
+        return "That time is full. Choose another one."
+    request.flow.slot_id = slot.pk
+    steps.save_flow(request, request.flow)
+    return None
+
+
+def _places_to_choose(campaign: Campaign, *, region: str, clinic, day, now) -> dict:
+    """The lists of the choose page as far as the person has chosen: regions, then the
+    region's clinics, the clinic's days, the day's times."""
+    context = {
+        "campaign": campaign,
+        "region": region,
+        "clinic": clinic,
+        "day": day,
+        "regions": places.regions_with_places(campaign, now=now),
+    }
+    if region:
+        context["clinics"] = places.clinics_with_places(campaign, region=region, now=now)
+    if clinic is not None:
+        context["days"] = places.days_with_places(campaign, clinic=clinic, now=now)
+    if clinic is not None and day is not None and day >= timezone.localdate(now):
+        context["slots"] = places.slots_on_day(campaign, clinic=clinic, day=day, now=now)
+    return context
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 @booking_window_required
+@steps.step_required(steps.REVIEW)
 def review(request: HttpRequest, campaign: str) -> HttpResponse:
     """Step 3: review and submit. Submitting creates a pending booking."""
-    the_campaign = request.campaign
-    flow = steps.flow_for_step(request, campaign=campaign, step=steps.REVIEW)
-    if flow is None:
-        already = steps.submitted_booking_for_token(request, campaign=campaign)
-        if already:  # a double submit: show the booking the first submit made
-            return redirect("bookings:status", public_id=already)
-        return _restart(request, campaign)
-    if refusal := _outside_persons_window(request, flow):
-        return refusal
+    flow = request.flow
     slot = (
-        Slot.objects.select_related("clinic").filter(pk=flow.slot_id, campaign=the_campaign).first()
+        Slot.objects.select_related("clinic")
+        .filter(pk=flow.slot_id, campaign=request.campaign)
+        .first()
     )
     if slot is None:
-        return _restart(request, campaign)
-    identity = flow.identity
+        messages.warning(request, steps.RESTART_MESSAGE)
+        return redirect("bookings:start", campaign=campaign)
     error = None
     if request.method == "POST":
         try:
             booking = services.request_booking(
-                the_campaign,
-                identity=identity,
+                request.campaign,
+                identity=flow.identity,
                 slot_id=slot.pk,
                 admission=request.admission_pass,
             )
@@ -228,9 +182,9 @@ def review(request: HttpRequest, campaign: str) -> HttpResponse:
         request,
         "bookings/review.html",
         {
-            "campaign": the_campaign,
+            "campaign": request.campaign,
             "slot": slot,
-            "identity": identity,
+            "identity": flow.identity,
             "token": steps.token_for(flow, steps.REVIEW),
             "choose_url": _url_with_token(
                 "bookings:choose", campaign, steps.token_for(flow, steps.CHOOSE)

@@ -38,6 +38,17 @@ def bookable_slots(campaign: Campaign, *, now: datetime) -> QuerySet[Slot]:
     return Slot.objects.filter(upcoming(now), campaign=campaign)
 
 
+def offered_slot(
+    campaign: Campaign, *, slot_id: int, clinic: Clinic | None = None, now: datetime
+) -> Slot | None:
+    """The slot if this campaign offers it (at ``clinic``, when one is given) and it has not
+    started; None otherwise. Its places left are as of this read: a hint, the worker decides."""
+    slot = bookable_slots(campaign, now=now).filter(pk=slot_id).first()
+    if slot is None or (clinic is not None and slot.clinic_id != clinic.pk):
+        return None
+    return slot
+
+
 def regions_with_places(campaign: Campaign, *, now: datetime) -> list[str]:
     return _cached(
         f"places:{campaign.pk}:regions",

@@ -1,16 +1,12 @@
-from typing import Any
-
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from bookings.audit import AuditEvent, record
 from bookings.models import Booking
-from campaigns import services, waiting_room
-from campaigns.models import BookingWindow, Campaign, QueueDraw
+from campaigns import services
+from campaigns.models import BookingWindow, Campaign
 from campaigns.windows import WindowState, describe, format_kst, window_state, windows_of
 
 
@@ -34,53 +30,6 @@ class WindowStateFilter(admin.SimpleListFilter):
         }
         condition = conditions.get(self.value())
         return queryset if condition is None else queryset.filter(condition)
-
-
-# What the audit log keeps of an official's changes to a campaign: when booking opens and
-# closes, the staggered windows, and the waiting room's settings (its epoch and draw are the
-# service's doing, not a choice in the form).
-AUDITED_WINDOW_FIELDS = ("opens_at", "closes_at")
-AUDITED_WAITING_ROOM_FIELDS = (
-    "waiting_room_enabled",
-    "admission_rate_per_minute",
-    "admission_pass_minutes",
-    "draw_published",
-)
-AUDITED_BOOKING_WINDOW_FIELDS = (
-    "label",
-    "opens_at",
-    "closes_at",
-    "birth_day_last_digit",
-    "born_from",
-    "born_to",
-)
-
-
-def _audited_settings(campaign_id: int, *, lock: bool = False) -> dict[str, Any]:
-    campaigns = Campaign.objects.filter(pk=campaign_id)
-    if lock:
-        campaigns = campaigns.select_for_update()
-    fields = AUDITED_WINDOW_FIELDS + AUDITED_WAITING_ROOM_FIELDS
-    return campaigns.values(*fields).first() or {}
-
-
-def _booking_windows(campaign: Campaign) -> dict[int, dict[str, Any]]:
-    rows = BookingWindow.objects.filter(campaign=campaign).values(
-        "pk", *AUDITED_BOOKING_WINDOW_FIELDS
-    )
-    return {row.pop("pk"): row for row in rows}
-
-
-def _record_campaign_event(
-    request: HttpRequest, campaign: Campaign, action: AuditEvent.Action, details: dict[str, Any]
-) -> None:
-    record(
-        action,
-        actor=request.user,
-        obj_type="campaigns.campaign",
-        obj_id=campaign.pk,
-        details={"campaign": campaign.slug, **details},
-    )
 
 
 def _count_with_status(status: str) -> Count:
@@ -252,42 +201,18 @@ class CampaignAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        # What this save replaces, read under a lock that the admin's transaction holds until
-        # the end of the request: the old values recorded are the ones overwritten, and another
-        # official saving the same campaign (windows included, see save_related) waits.
-        if change:
-            before = _audited_settings(obj.pk, lock=True)
-        else:
-            before = {
-                name: Campaign._meta.get_field(name).get_default()
-                for name in AUDITED_WINDOW_FIELDS + AUDITED_WAITING_ROOM_FIELDS
-            }
-        super().save_model(request, obj, form, change)
-        services.configure_waiting_room(
+        services.save_campaign(
             obj,
-            enabled=form.cleaned_data.get("waiting_room_enabled", False),
+            actor=request.user,
+            waiting_room_enabled=form.cleaned_data.get("waiting_room_enabled", False),
             per_minute=form.cleaned_data.get("admission_rate_per_minute") or 1,
         )
-        after = _audited_settings(obj.pk)
-        for name, new in after.items():
-            old = before.get(name)
-            if old == new:
-                continue
-            action = (
-                AuditEvent.Action.CAMPAIGN_WINDOW_CHANGED
-                if name in AUDITED_WINDOW_FIELDS
-                else AuditEvent.Action.WAITING_ROOM_CHANGED
-            )
-            _record_campaign_event(request, obj, action, {"field": name, "old": old, "new": new})
 
     def save_related(self, request, form, formsets, change):
         campaign = form.instance
-        # Under the campaign's lock taken in save_model, so nobody else changes them meanwhile.
-        before = _booking_windows(campaign)
-        super().save_related(request, form, formsets, change)
-        after = _booking_windows(campaign)
-        self._record_booking_window_changes(request, campaign, before, after)
-        waiting_room.forget_config(campaign)  # the queue's lines follow the windows
+        # Under the campaign's lock taken by save_campaign, so nobody else changes them meanwhile.
+        with services.booking_window_changes_recorded(campaign, actor=request.user):
+            super().save_related(request, form, formsets, change)
         gaps = services.uncovered_birth_dates(campaign)
         if gaps:
             shown = ", ".join(f"{a:%Y-%m-%d}–{b:%Y-%m-%d}" for a, b in gaps[:5])
@@ -312,62 +237,13 @@ class CampaignAdmin(admin.ModelAdmin):
                 level=messages.WARNING,
             )
 
-    def _record_booking_window_changes(
-        self,
-        request: HttpRequest,
-        campaign: Campaign,
-        before: dict[int, dict[str, Any]],
-        after: dict[int, dict[str, Any]],
-    ) -> None:
-        for pk in sorted(after.keys() - before.keys()):
-            _record_campaign_event(
-                request,
-                campaign,
-                AuditEvent.Action.BOOKING_WINDOW_ADDED,
-                {"window": pk, "new": after[pk]},
-            )
-        for pk in sorted(before.keys() & after.keys()):
-            for name in AUDITED_BOOKING_WINDOW_FIELDS:
-                old, new = before[pk][name], after[pk][name]
-                if old != new:
-                    _record_campaign_event(
-                        request,
-                        campaign,
-                        AuditEvent.Action.BOOKING_WINDOW_CHANGED,
-                        {"window": pk, "field": name, "old": old, "new": new},
-                    )
-        for pk in sorted(before.keys() - after.keys()):
-            _record_campaign_event(
-                request,
-                campaign,
-                AuditEvent.Action.BOOKING_WINDOW_DELETED,
-                {"window": pk, "old": before[pk]},
-            )
-
     @admin.action(description="Publish the queue draws (seeds and orders)", permissions=["change"])
     def publish_draw(self, request: HttpRequest, queryset: QuerySet) -> None:
-        selected = [campaign.pk for campaign in queryset]
-        drawn = Campaign.objects.filter(
-            pk__in=set(
-                QueueDraw.objects.filter(campaign__in=selected).values_list("campaign", flat=True)
-            )
+        published, skipped = services.publish_draws(
+            [campaign.pk for campaign in queryset], actor=request.user
         )
-        with transaction.atomic():
-            newly_published = list(
-                Campaign.objects.select_for_update()
-                .filter(pk__in=list(drawn.values_list("pk", flat=True)), draw_published=False)
-                .order_by("pk")
-            )
-            count = drawn.update(draw_published=True)
-            for campaign in newly_published:
-                _record_campaign_event(
-                    request,
-                    campaign,
-                    AuditEvent.Action.WAITING_ROOM_CHANGED,
-                    {"field": "draw_published", "old": False, "new": True},
-                )
-        self.message_user(request, f"Published the draw of {count} campaign(s).")
-        if drawn.count() < len(selected):
+        self.message_user(request, f"Published the draws of {published} campaign(s).")
+        if skipped:
             self.message_user(
                 request,
                 "Campaigns whose queue has not been drawn yet were skipped.",

@@ -1,14 +1,19 @@
-"""Every state change of a campaign's waiting room goes through a function here."""
+"""Every state change of a campaign — its settings, windows, waiting room and draws — goes
+through a function here; those an official makes are recorded in the audit log."""
 
 import logging
 import secrets
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from bookings.audit import AuditEvent, record
 from campaigns import waiting_room
-from campaigns.models import AdmissionRate, Campaign, QueueDraw, QueueDrawEntry
+from campaigns.models import AdmissionRate, BookingWindow, Campaign, QueueDraw, QueueDrawEntry
 from campaigns.windows import windows_of
 
 logger = logging.getLogger(__name__)
@@ -139,3 +144,141 @@ def uncovered_birth_dates(campaign: Campaign) -> list[tuple[date, date]]:
     if start is not None:
         gaps.append((start, campaign.born_to))
     return gaps
+
+
+# What the audit log keeps of an official's changes to a campaign: when booking opens and
+# closes, the staggered windows, and the waiting room's settings (its epoch and draws are this
+# module's doing, not a choice in the form).
+AUDITED_WINDOW_FIELDS = ("opens_at", "closes_at")
+AUDITED_WAITING_ROOM_FIELDS = (
+    "waiting_room_enabled",
+    "admission_rate_per_minute",
+    "admission_pass_minutes",
+    "draw_published",
+)
+AUDITED_BOOKING_WINDOW_FIELDS = (
+    "label",
+    "opens_at",
+    "closes_at",
+    "birth_day_last_digit",
+    "born_from",
+    "born_to",
+)
+
+
+def save_campaign(
+    campaign: Campaign, *, actor, waiting_room_enabled: bool, per_minute: int
+) -> Campaign:
+    """Save an official's edit of a campaign (as set on the object) with its waiting room, and
+    record each changed window or waiting-room setting in the audit log.
+
+    What the save replaces is read under the campaign's row lock, so the old values recorded
+    are the ones overwritten; call it inside the request's transaction (the admin's) and that
+    lock is held until the staggered windows are saved too (``booking_window_changes_recorded``),
+    so another official saving the same campaign waits.
+    """
+    fields = AUDITED_WINDOW_FIELDS + AUDITED_WAITING_ROOM_FIELDS
+    with transaction.atomic():
+        if campaign.pk is not None:
+            before = _audited_settings(campaign.pk, lock=True)
+        else:
+            before = {name: Campaign._meta.get_field(name).get_default() for name in fields}
+        campaign.save()
+        configure_waiting_room(campaign, enabled=waiting_room_enabled, per_minute=per_minute)
+        for name, new in _audited_settings(campaign.pk).items():
+            old = before.get(name)
+            if old == new:
+                continue
+            action = (
+                AuditEvent.Action.CAMPAIGN_WINDOW_CHANGED
+                if name in AUDITED_WINDOW_FIELDS
+                else AuditEvent.Action.WAITING_ROOM_CHANGED
+            )
+            _record_campaign_event(
+                campaign, action, actor=actor, details={"field": name, "old": old, "new": new}
+            )
+    return campaign
+
+
+@contextmanager
+def booking_window_changes_recorded(campaign: Campaign, *, actor) -> Iterator[None]:
+    """Around saving a campaign's staggered windows (the admin's inline formset): record every
+    window added, changed or deleted, and let the waiting room see the new lines at once."""
+    before = _booking_windows(campaign)
+    yield
+    after = _booking_windows(campaign)
+    for pk in sorted(after.keys() - before.keys()):
+        _record_campaign_event(
+            campaign,
+            AuditEvent.Action.BOOKING_WINDOW_ADDED,
+            actor=actor,
+            details={"window": pk, "new": after[pk]},
+        )
+    for pk in sorted(before.keys() & after.keys()):
+        for name in AUDITED_BOOKING_WINDOW_FIELDS:
+            old, new = before[pk][name], after[pk][name]
+            if old != new:
+                _record_campaign_event(
+                    campaign,
+                    AuditEvent.Action.BOOKING_WINDOW_CHANGED,
+                    actor=actor,
+                    details={"window": pk, "field": name, "old": old, "new": new},
+                )
+    for pk in sorted(before.keys() - after.keys()):
+        _record_campaign_event(
+            campaign,
+            AuditEvent.Action.BOOKING_WINDOW_DELETED,
+            actor=actor,
+            details={"window": pk, "old": before[pk]},
+        )
+    waiting_room.forget_config(campaign)
+
+
+def publish_draws(campaign_ids: Iterable[int], *, actor) -> tuple[int, int]:
+    """Publish the queue draws of these campaigns (their seeds and orders, at
+    ``/queue/<slug>/draw/``), recording each newly published one. Campaigns not drawn yet are
+    skipped. Returns (published or already public, skipped)."""
+    selected = set(campaign_ids)
+    drawn = set(QueueDraw.objects.filter(campaign__in=selected).values_list("campaign", flat=True))
+    with transaction.atomic():
+        newly = list(
+            Campaign.objects.select_for_update()
+            .filter(pk__in=drawn, draw_published=False)
+            .order_by("pk")
+        )
+        Campaign.objects.filter(pk__in=[c.pk for c in newly]).update(draw_published=True)
+        for campaign in newly:
+            _record_campaign_event(
+                campaign,
+                AuditEvent.Action.WAITING_ROOM_CHANGED,
+                actor=actor,
+                details={"field": "draw_published", "old": False, "new": True},
+            )
+    return len(drawn), len(selected - drawn)
+
+
+def _audited_settings(campaign_id: int, *, lock: bool = False) -> dict[str, Any]:
+    campaigns = Campaign.objects.filter(pk=campaign_id)
+    if lock:
+        campaigns = campaigns.select_for_update()
+    fields = AUDITED_WINDOW_FIELDS + AUDITED_WAITING_ROOM_FIELDS
+    return campaigns.values(*fields).first() or {}
+
+
+def _booking_windows(campaign: Campaign) -> dict[int, dict[str, Any]]:
+    rows = BookingWindow.objects.filter(campaign=campaign).values(
+        "pk", *AUDITED_BOOKING_WINDOW_FIELDS
+    )
+    return {row.pop("pk"): row for row in rows}
+
+
+def _record_campaign_event(
+    campaign: Campaign, action: AuditEvent.Action, *, actor, details: dict[str, Any]
+) -> None:
+    record(
+        action,
+        actor=actor,
+        obj_type="campaigns.campaign",
+        obj_id=campaign.pk,
+        details={"campaign": campaign.slug, **details},
+    )

@@ -9,7 +9,6 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
-from bookings.audit import AuditEvent, record
 from campaigns.models import Campaign
 from clinics.models import Clinic, Slot, StaffMembership
 from clinics.services import (
@@ -123,19 +122,18 @@ class SlotForm(forms.ModelForm):
             # The admin handles a POST in one transaction (ModelAdmin.changeform_view), so this
             # lock is held until the change is saved: a confirmation made before it is counted
             # in the booked that Slot.clean compares the capacity with, one made after it waits
-            # and then re-checks against the new capacity. change_slot locks and checks again.
-            # The capacity read under the same lock is what a change replaces: the audit log's
-            # old value.
+            # and then re-checks against the new capacity. change_slot locks, checks again and
+            # records the change.
             with transaction.atomic():
-                locked = (
+                booked = (
                     Slot.objects.select_for_update()
                     .filter(pk=self.instance.pk)
-                    .values_list("booked", "capacity")
+                    .values_list("booked", flat=True)
                     .first()
                 )
-            if locked is None:
+            if booked is None:
                 raise ValidationError("This slot has been deleted meanwhile.")
-            self.instance.booked, self.capacity_before = locked
+            self.instance.booked = booked
         return cleaned_data
 
 
@@ -179,30 +177,11 @@ class SlotAdmin(admin.ModelAdmin):
         # booked read at the start of the request and lose any confirmation made since.
         changes = {name: form.cleaned_data[name] for name in form.changed_data}
         try:
-            change_slot(obj.pk, changes=changes)
+            change_slot(obj.pk, changes=changes, actor=request.user)
         except ValueError as refused:
             # Read by log_change and response_change, which the admin calls next regardless.
             request.slot_change_refused = True
             self.message_user(request, f"The slot was not changed. {refused}", messages.ERROR)
-            return
-        old = getattr(form, "capacity_before", form.initial.get("capacity"))
-        if "capacity" in changes and changes["capacity"] != old:
-            # In the admin's transaction, with the slot still locked: the change and its record
-            # are kept together or not at all.
-            record(
-                AuditEvent.Action.SLOT_CAPACITY_CHANGED,
-                actor=request.user,
-                obj_type="clinics.slot",
-                obj_id=obj.pk,
-                details={
-                    "clinic": obj.clinic.code,
-                    "date": obj.date,
-                    "start_time": obj.start_time,
-                    "field": "capacity",
-                    "old": old,
-                    "new": changes["capacity"],
-                },
-            )
 
     def log_change(self, request: HttpRequest, obj: Slot, message: Any):
         if getattr(request, "slot_change_refused", False):

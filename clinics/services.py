@@ -107,8 +107,9 @@ def generate_slots(
 SLOT_SCHEDULE_FIELDS = ("clinic", "campaign", "date", "start_time")
 
 
-def change_slot(slot_id: int, *, changes: Mapping[str, Any]) -> None:
-    """Write ``changes`` (field name to new value) to one slot, and only those columns.
+def change_slot(slot_id: int, *, changes: Mapping[str, Any], actor) -> None:
+    """Write ``changes`` (field name to new value) to one slot, and only those columns, and
+    record a change of capacity in the audit log (by ``actor``) in the same transaction.
 
     ``booked`` cannot be among them: only the booking services move it. The slot's row is
     locked and re-read first, so the new capacity is checked against the places booked right
@@ -125,7 +126,12 @@ def change_slot(slot_id: int, *, changes: Mapping[str, Any]) -> None:
         return
     try:
         with transaction.atomic():
-            slot = Slot.objects.select_for_update().filter(pk=slot_id).first()
+            slot = (
+                Slot.objects.select_for_update(of=("self",))
+                .select_related("clinic")
+                .filter(pk=slot_id)
+                .first()
+            )
             if slot is None:
                 raise ValueError("The slot no longer exists.")
             if changes.keys() & set(SLOT_SCHEDULE_FIELDS) and slot.bookings.exists():
@@ -133,6 +139,7 @@ def change_slot(slot_id: int, *, changes: Mapping[str, Any]) -> None:
                     "The slot has bookings, so its clinic, campaign, date and start time "
                     "can no longer change."
                 )
+            capacity_before = slot.capacity  # read under the lock: what the change replaces
             for name, value in changes.items():
                 setattr(slot, name, value)
             try:
@@ -140,6 +147,21 @@ def change_slot(slot_id: int, *, changes: Mapping[str, Any]) -> None:
             except ValidationError as refused:
                 raise ValueError(" ".join(refused.messages)) from refused
             slot.save(update_fields=list(changes))
+            if slot.capacity != capacity_before:
+                record(
+                    AuditEvent.Action.SLOT_CAPACITY_CHANGED,
+                    actor=actor,
+                    obj_type="clinics.slot",
+                    obj_id=slot.pk,
+                    details={
+                        "clinic": slot.clinic.code,
+                        "date": slot.date,
+                        "start_time": slot.start_time,
+                        "field": "capacity",
+                        "old": capacity_before,
+                        "new": slot.capacity,
+                    },
+                )
     except IntegrityError as conflict:
         # The checks above cover this row's own constraints; what is left is a change made
         # meanwhile elsewhere, such as another slot created at the same clinic, campaign, day

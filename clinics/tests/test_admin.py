@@ -408,10 +408,10 @@ def test_a_change_refused_at_save_time_says_so_and_changes_nothing(
     slot = SlotFactory(capacity=6, date=date(2030, 5, 1), start_time=time(9, 0))
     change_slot = clinics_admin.change_slot
 
-    def change_slot_after_the_race(slot_id, *, changes):
+    def change_slot_after_the_race(slot_id, *, changes, actor):
         # After the form was validated: the page still offered the date, the new time was free.
         meanwhile(slot)
-        change_slot(slot_id, changes=changes)
+        change_slot(slot_id, changes=changes, actor=actor)
 
     monkeypatch.setattr(clinics_admin, "change_slot", change_slot_after_the_race)
 

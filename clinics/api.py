@@ -1,22 +1,22 @@
 from datetime import date
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bookings.audit import AuditEvent, record
 from bookings.errors import BookingRefused
 from bookings.models import Booking
 from bookings.services import check_in_booking
 from campaigns.models import Campaign
 from clinics import selectors
-from clinics.access import may_export_roster
+from clinics.access import access_clinic
 from clinics.models import Clinic
-from clinics.rosters import RosterExporter
+from clinics.rosters import FORMATS, RosterExporter
+from clinics.services import record_roster_export
 
 
 class AvailabilityQuery(serializers.Serializer):
@@ -56,24 +56,27 @@ class AvailabilityView(APIView):
 
 
 class RosterView(APIView):
-    """GET /api/clinics/<code>/roster/?date=YYYY-MM-DD: a clinic's day, for its own staff."""
+    """GET /api/clinics/<code>/roster/?date=YYYY-MM-DD: a clinic's day, for its own staff, as
+    JSON; with ``&file=csv`` or ``&file=xlsx`` as the same file the staff pages give."""
 
     permission_classes = [IsAuthenticated]
 
-    def get(self, request: Request, code: str) -> Response:
-        clinic = get_object_or_404(Clinic, code=code)
-        if not may_export_roster(request.user, clinic):
-            raise PermissionDenied("You can only read the rosters of your own clinic.")
+    def get(self, request: Request, code: str) -> Response | HttpResponse:
+        clinic = access_clinic(request.user, code)
         query = RosterQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         exporter = RosterExporter(clinic, query.validated_data["date"])
-        record(
-            AuditEvent.Action.ROSTER_EXPORTED,
-            actor=request.user,
-            obj_type="clinics.clinic",
-            obj_id=clinic.pk,
-            details={"clinic": clinic.code, "date": exporter.day, "format": "json"},
-        )
+        file_format = query.validated_data.get("file", "json")
+        record_roster_export(clinic, exporter.day, actor=request.user, file_format=file_format)
+        if file_format in FORMATS:
+            response = HttpResponse(
+                FORMATS[file_format].render(exporter),
+                content_type=FORMATS[file_format].content_type,
+            )
+            response["Content-Disposition"] = (
+                f'attachment; filename="{exporter.filename(file_format)}"'
+            )
+            return response
         return Response(
             {
                 "clinic": clinic.code,
@@ -91,9 +94,7 @@ class CheckInView(APIView):
     permission_classes = [IsAuthenticated]
 
     def post(self, request: Request, code: str, booking_code: str) -> Response:
-        clinic = get_object_or_404(Clinic, code=code)
-        if not may_export_roster(request.user, clinic):
-            raise PermissionDenied("You can only check people in at your own clinic.")
+        clinic = access_clinic(request.user, code)
         booking = get_object_or_404(Booking, code=booking_code.upper(), slot__clinic=clinic)
         try:
             booking = check_in_booking(booking.pk, by=request.user)
@@ -104,6 +105,8 @@ class CheckInView(APIView):
 
 class RosterQuery(serializers.Serializer):
     date = serializers.DateField()
+    # "file", not "format": DRF reads ?format= to choose its renderer.
+    file = serializers.ChoiceField(choices=["json", *FORMATS], required=False)
 
 
 ROSTER_KEYS = ("time", "code", "name", "birth_date", "rrn", "phone", "status")

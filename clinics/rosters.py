@@ -1,15 +1,21 @@
-"""The day's roster of a clinic: an exporter that yields rows; CSV is one way to write them.
+"""The day's roster of a clinic: an exporter that yields rows, and the file formats that write
+them (CSV and XLSX), so the format is the caller's choice (pretix's ``ListExporter``).
 
-Every cell a person typed (the name, above all) is neutralised before it reaches a
-spreadsheet: a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
+Every cell a person typed (the name, above all) is neutralised before it reaches a spreadsheet,
+in both formats: a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
 prefixed with an apostrophe so that Excel or LibreOffice show it as text instead of running it.
+Registration numbers are masked (``620714-1******``) in the rows themselves.
 """
 
 import codecs
 import csv
-from collections.abc import Iterator
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from typing import IO
+
+from openpyxl import Workbook
 
 from bookings.models import Booking
 from clinics.models import Clinic
@@ -55,9 +61,8 @@ class RosterExporter:
                 booking.get_status_display(),
             )
 
-    @property
-    def filename(self) -> str:
-        return f"roster-{self.clinic.code}-{self.day.isoformat()}.csv"
+    def filename(self, file_format: str) -> str:
+        return f"roster-{self.clinic.code}-{self.day.isoformat()}.{file_format}"
 
 
 def write_csv(exporter: RosterExporter, stream: IO[str]) -> None:
@@ -67,3 +72,35 @@ def write_csv(exporter: RosterExporter, stream: IO[str]) -> None:
     writer.writerow(exporter.headers)
     for row in exporter.iter_rows():
         writer.writerow([neutralise(cell) for cell in row])
+
+
+def render_csv(exporter: RosterExporter) -> bytes:
+    buffer = io.StringIO()
+    write_csv(exporter, buffer)
+    return buffer.getvalue().encode("utf-8")
+
+
+def render_xlsx(exporter: RosterExporter) -> bytes:
+    """One sheet, every cell text (never a formula), header in the first row."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=exporter.day.isoformat())
+    sheet.append(list(exporter.headers))
+    for row in exporter.iter_rows():
+        sheet.append([neutralise(cell) for cell in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class RosterFormat:
+    content_type: str
+    render: Callable[[RosterExporter], bytes]
+
+
+FORMATS = {
+    "csv": RosterFormat("text/csv; charset=utf-8", render_csv),
+    "xlsx": RosterFormat(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", render_xlsx
+    ),
+}

@@ -235,3 +235,15 @@ def remove_staff_membership(membership: StaffMembership, *, actor) -> None:
             obj_id=pk,
             details=details,
         )
+
+
+def record_roster_export(clinic: Clinic, day: date, *, actor, file_format: str) -> None:
+    """Record that ``actor`` (a user, or ``COMMAND_LINE``) exported a clinic's roster of a day
+    (a file, or the API's JSON): the one writer of these audit events."""
+    record(
+        AuditEvent.Action.ROSTER_EXPORTED,
+        actor=actor,
+        obj_type="clinics.clinic",
+        obj_id=clinic.pk,
+        details={"clinic": clinic.code, "date": day, "format": file_format},
+    )

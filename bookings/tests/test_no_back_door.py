@@ -22,7 +22,7 @@ OPEN_VIEWS = {
     "bookings:status": "shows one booking to the holder of its unguessable link",
     "bookings:cancel": "cancelling frees a place, it never takes one",
     "clinics:staff-home": "clinic staff's roster page, behind login",
-    "clinics:roster-csv": "clinic staff's roster export, behind login",
+    "clinics:roster": "clinic staff's roster export (CSV, XLSX), behind login",
     "clinics:day": "clinic staff's list of the day, behind login",
     "clinics:check-in": "clinic staff mark an arrival; books nothing, behind login",
     "api:campaigns": "read-only list of campaigns and their windows",

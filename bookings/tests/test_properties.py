@@ -795,7 +795,7 @@ def test_a_stored_name_is_escaped_in_the_admin_pages_and_neutralised_in_the_rost
             assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, where
 
     csv_response = admin_client.get(
-        reverse("clinics:roster-csv", kwargs={"code": slot.clinic.code}),
+        reverse("clinics:roster", kwargs={"code": slot.clinic.code, "file_format": "csv"}),
         {"date": slot.date.isoformat()},
     )
     assert csv_response.status_code == 200

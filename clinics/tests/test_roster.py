@@ -5,11 +5,16 @@ from datetime import time
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.http import Http404
 from django.test import Client
+from django.urls import reverse
+from openpyxl import load_workbook
 
 from bookings import services
+from bookings.audit import AuditEvent
 from bookings.models import Booking
 from bookings.tests.factories import BookingFactory
+from clinics.access import NotYourClinic, access_clinic
 from clinics.rosters import neutralise
 from clinics.tests.factories import ClinicFactory, SlotFactory, StaffMembershipFactory
 
@@ -31,6 +36,10 @@ def day_of_bookings():
     return clinic, afternoon.date
 
 
+def _csv_url(clinic) -> str:
+    return reverse("clinics:roster", kwargs={"code": clinic.code, "file_format": "csv"})
+
+
 def _rows(content: bytes):
     assert content.startswith(codecs.BOM_UTF8), "Excel needs the BOM to show Korean names"
     return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
@@ -41,7 +50,7 @@ def test_staff_export_their_clinic_roster_ordered_by_time(day_of_bookings):
     member = StaffMembershipFactory(clinic=clinic)
     client = Client()
     client.force_login(member.user)
-    response = client.get(f"/staff/clinics/{clinic.code}/roster.csv", {"date": day.isoformat()})
+    response = client.get(_csv_url(clinic), {"date": day.isoformat()})
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     header, first, second = _rows(response.content)
@@ -67,14 +76,14 @@ def test_staff_of_another_clinic_get_403(day_of_bookings):
     outsider = StaffMembershipFactory(clinic=ClinicFactory())
     client = Client()
     client.force_login(outsider.user)
-    response = client.get(f"/staff/clinics/{clinic.code}/roster.csv", {"date": day.isoformat()})
+    response = client.get(_csv_url(clinic), {"date": day.isoformat()})
     assert response.status_code == 403
-    assert "your own clinic" in response.content.decode()
+    assert response.context["title"]  # the page says why, not a bare 403
 
 
 def test_anonymous_is_sent_to_log_in(day_of_bookings):
     clinic, day = day_of_bookings
-    response = Client().get(f"/staff/clinics/{clinic.code}/roster.csv")
+    response = Client().get(_csv_url(clinic))
     assert response.status_code == 302 and "/login/" in response["Location"]
 
 
@@ -93,10 +102,7 @@ def test_a_malformed_day_is_404_not_500(day_of_bookings):
     member = StaffMembershipFactory(clinic=clinic)
     client = Client()
     client.force_login(member.user)
-    assert (
-        client.get(f"/staff/clinics/{clinic.code}/roster.csv", {"date": "2021-13-01"}).status_code
-        == 404
-    )
+    assert client.get(_csv_url(clinic), {"date": "2021-13-01"}).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -134,3 +140,82 @@ def test_the_command_explains_bad_arguments(day_of_bookings):
         call_command("export_roster", "--clinic", "nope", "--date", "2021-07-14")
     with pytest.raises(CommandError, match="YYYY-MM-DD"):
         call_command("export_roster", "--clinic", day_of_bookings[0].code, "--date", "14/07/2021")
+
+
+def _xlsx_rows(content: bytes) -> list[list[str]]:
+    workbook = load_workbook(io.BytesIO(content), read_only=True)
+    (sheet,) = workbook.worksheets
+    return [["" if cell is None else str(cell) for cell in row] for row in sheet.values]
+
+
+def _staff_of(clinic) -> Client:
+    client = Client()
+    client.force_login(StaffMembershipFactory(clinic=clinic).user)
+    return client
+
+
+def test_the_roster_as_xlsx_has_the_same_rows_masked_and_neutralised(day_of_bookings):
+    clinic, day = day_of_bookings
+    client = _staff_of(clinic)
+
+    def url(file_format):
+        return reverse("clinics:roster", kwargs={"code": clinic.code, "file_format": file_format})
+
+    as_csv = client.get(url("csv"), {"date": day.isoformat()})
+    as_xlsx = client.get(url("xlsx"), {"date": day.isoformat()})
+    assert as_xlsx.status_code == 200
+    assert as_xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert as_xlsx["Content-Disposition"].endswith(f'roster-{clinic.code}-{day}.xlsx"')
+    assert _xlsx_rows(as_xlsx.content) == _rows(as_csv.content)
+    cells = [cell for row in _xlsx_rows(as_xlsx.content) for cell in row]
+    assert "620714-1******" in cells and '\'=HYPERLINK("http://evil")' in cells
+    assert not any("1234567" in cell for cell in cells)
+    assert client.get(url("pdf"), {"date": day.isoformat()}).status_code == 404
+
+
+def test_the_api_gives_the_roster_as_json_csv_or_xlsx(day_of_bookings):
+    clinic, day = day_of_bookings
+    client = _staff_of(clinic)
+    url = reverse("api:roster", kwargs={"code": clinic.code})
+    as_json = client.get(url, {"date": day.isoformat()})
+    assert [b["time"] for b in as_json.json()["bookings"]] == ["09:30", "14:00"]
+    as_xlsx = client.get(url, {"date": day.isoformat(), "file": "xlsx"})
+    assert [r[0] for r in _xlsx_rows(as_xlsx.content)[1:]] == ["09:30", "14:00"]
+    as_csv = client.get(url, {"date": day.isoformat(), "file": "csv"})
+    assert [r[0] for r in _rows(as_csv.content)[1:]] == ["09:30", "14:00"]
+    assert client.get(url, {"date": day.isoformat(), "file": "pdf"}).status_code == 400
+    formats = AuditEvent.objects.filter(action="roster_exported").values_list(
+        "details__format", flat=True
+    )
+    assert sorted(formats) == ["csv", "json", "xlsx"]
+
+
+def test_the_command_writes_xlsx_to_a_file(day_of_bookings, tmp_path):
+    clinic, day = day_of_bookings
+    out = tmp_path / "roster.xlsx"
+    call_command(
+        "export_roster",
+        "--clinic",
+        clinic.code,
+        "--date",
+        day.isoformat(),
+        "--format",
+        "xlsx",
+        "--output",
+        str(out),
+    )
+    assert [r[0] for r in _xlsx_rows(out.read_bytes())[1:]] == ["09:30", "14:00"]
+    with pytest.raises(CommandError, match="--output"):
+        call_command(
+            "export_roster", "--clinic", clinic.code, "--date", day.isoformat(), "--format", "xlsx"
+        )
+
+
+def test_one_path_to_a_clinic(day_of_bookings):
+    clinic, _ = day_of_bookings
+    member = StaffMembershipFactory(clinic=clinic)
+    assert access_clinic(member.user, clinic.code) == clinic
+    with pytest.raises(NotYourClinic):
+        access_clinic(StaffMembershipFactory(clinic=ClinicFactory()).user, clinic.code)
+    with pytest.raises(Http404):
+        access_clinic(member.user, "no-such-clinic")

@@ -1,22 +1,27 @@
-import io
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from bookings.audit import COMMAND_LINE, AuditEvent, record
+from bookings.audit import COMMAND_LINE
 from clinics.models import Clinic
-from clinics.rosters import RosterExporter, write_csv
+from clinics.rosters import FORMATS, RosterExporter
+from clinics.services import record_roster_export
 
 
 class Command(BaseCommand):
-    help = "Write a clinic's roster for one day as CSV (UTF-8 with BOM) to stdout or a file."
+    help = (
+        "Write a clinic's roster for one day as CSV (UTF-8 with BOM) or XLSX to a file, or "
+        "CSV to standard output."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--clinic", required=True, help="The clinic's code.")
         parser.add_argument("--date", required=True, help="The day, YYYY-MM-DD.")
         parser.add_argument("--output", help="A file to write; standard output if omitted.")
+        parser.add_argument("--format", choices=sorted(FORMATS), default="csv")
 
     def handle(self, *args, clinic: str, date: str, output: str | None, **options):
+        file_format = options["format"]
         the_clinic = Clinic.objects.filter(code=clinic).first()
         if the_clinic is None:
             raise CommandError(f"No clinic has the code {clinic!r}.")
@@ -24,26 +29,19 @@ class Command(BaseCommand):
             day = parse_day(date)
         except ValueError:
             raise CommandError(f"--date must be YYYY-MM-DD, not {date!r}.") from None
-        exporter = RosterExporter(the_clinic, day)
+        if output is None and file_format != "csv":
+            raise CommandError("An XLSX roster needs --output FILE.")
+        body = FORMATS[file_format].render(RosterExporter(the_clinic, day))
         if output:
-            with open(output, "w", encoding="utf-8", newline="") as stream:
-                write_csv(exporter, stream)
-        else:
-            buffer = io.StringIO()
-            write_csv(exporter, buffer)
+            with open(output, "wb") as stream:
+                stream.write(body)
         # Recorded once the roster is written, before it is handed over: no login on the
         # command line, so the actor is the command line itself.
-        record(
-            AuditEvent.Action.ROSTER_EXPORTED,
-            actor=COMMAND_LINE,
-            obj_type="clinics.clinic",
-            obj_id=the_clinic.pk,
-            details={"clinic": the_clinic.code, "date": day, "format": "csv"},
-        )
+        record_roster_export(the_clinic, day, actor=COMMAND_LINE, file_format=file_format)
         if output:
             self.stderr.write(f"Wrote {output}")
         else:
-            self.stdout.write(buffer.getvalue(), ending="")
+            self.stdout.write(body.decode("utf-8"), ending="")
 
 
 def parse_day(raw: str) -> date:

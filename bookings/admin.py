@@ -8,7 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from bookings.audit import AuditEvent, record
+from auditlog.models import AuditEvent
+from auditlog.services import record
 from bookings.models import Booking
 from bookings.selectors import suspicious_bookings
 from bookings.services import CODE_ALPHABET, CODE_LENGTH
@@ -168,31 +169,3 @@ class BookingAdmin(admin.ModelAdmin):
     @admin.display(description="Slot", ordering="slot__date")
     def slot_time(self, booking: Booking) -> str:
         return f"{booking.slot.date:%Y-%m-%d} {booking.slot.start_time:%H:%M}"
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """The audit log, to read: nothing here adds, changes or deletes an event.
-
-    Officials need the ``view_auditevent`` permission. Reading the log is not itself logged.
-    """
-
-    list_display = ["at", "actor_name", "action", "object_label", "details"]
-    list_filter = ["action", "at"]
-    search_fields = ["actor_name", "=object_id"]
-    search_help_text = "Who (user name, in part) or the object's id (exactly)."
-    fields = ["at", "actor", "actor_name", "action", "object_type", "object_id", "details"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
-        return False
-
-    @admin.display(description="Object", ordering="object_type")
-    def object_label(self, event: AuditEvent) -> str:
-        return event.object_label

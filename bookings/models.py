@@ -86,6 +86,3 @@ class Booking(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
-
-
-from bookings.audit import AuditEvent  # noqa: E402,F401 - registered with the bookings app

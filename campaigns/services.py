@@ -11,7 +11,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from bookings.audit import AuditEvent, record
+from auditlog.models import AuditEvent
+from auditlog.services import record
 from campaigns import waiting_room
 from campaigns.models import AdmissionRate, BookingWindow, Campaign, QueueDraw, QueueDrawEntry
 from campaigns.windows import windows_of

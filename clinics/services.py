@@ -8,7 +8,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from bookings.audit import AuditEvent, record
+from auditlog.models import AuditEvent
+from auditlog.services import record
 from campaigns.models import Campaign
 from clinics.models import Clinic, Slot, StaffMembership
 

@@ -24,7 +24,7 @@ ROLES: dict[str, list[tuple[str, list[str]]]] = {
         ("clinics.Slot", ["add", "change", "view"]),
         ("clinics.StaffMembership", ["add", "change", "delete", "view"]),
         ("bookings.Booking", ["view"]),
-        ("bookings.AuditEvent", ["view"]),
+        ("auditlog.AuditEvent", ["view"]),
     ],
     CLINIC_STAFF: [],
 }

@@ -122,6 +122,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "auditlog",
     "campaigns",
     "clinics",
     "bookings",

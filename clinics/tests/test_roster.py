@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from auditlog.models import AuditEvent
 from bookings import services
-from bookings.audit import AuditEvent
 from bookings.models import Booking
 from bookings.tests.factories import BookingFactory
 from clinics.access import NotYourClinic, access_clinic

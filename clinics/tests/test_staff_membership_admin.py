@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
-from bookings.audit import AuditEvent
+from auditlog.models import AuditEvent
 from clinics.models import StaffMembership
 from clinics.tests.factories import ClinicFactory, StaffMembershipFactory, UserFactory
 from vaxbook.roles import OFFICIALS, ensure_roles

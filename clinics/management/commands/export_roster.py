@@ -2,7 +2,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from bookings.audit import COMMAND_LINE
+from auditlog.models import COMMAND_LINE
 from clinics.models import Clinic
 from clinics.rosters import FORMATS, RosterExporter
 from clinics.services import record_roster_export

@@ -13,7 +13,8 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
-from bookings.audit import COMMAND_LINE, AuditEvent, record
+from auditlog.models import COMMAND_LINE, AuditEvent
+from auditlog.services import record
 from bookings.tests.factories import BookingFactory
 
 # Committed for real: the role's own connection must see the rows and the role.

@@ -1,12 +1,16 @@
-"""The audit log: who exported a roster, opened a booking, changed a campaign's windows or a
-slot's capacity, and when.
+"""The audit log: who exported a roster, listed or opened bookings, changed a campaign's windows,
+its waiting room, a slot's capacity or a clinic's staff, and when.
 
-Append-only. ``record`` is the only writer; an event, once written, is never changed or
-deleted: ``AuditEvent.save`` refuses to update a row and ``delete`` refuses outright, and on
-PostgreSQL triggers (migrations ``0004_auditevent`` and ``0007_auditevent_no_truncate``) refuse
-any UPDATE, DELETE or TRUNCATE of the table, so ``QuerySet.update()``/``delete()`` and raw SQL
-fail too. In production the application connects as a role that owns nothing
-(``manage.py setup_database_role``), so it cannot drop or disable those triggers either.
+Its own app, used by every other one; the table keeps the name it was created with
+(``bookings_auditevent``: the model began in ``bookings``, and moved here without a copy).
+
+Append-only. ``auditlog.services.record`` is the only writer; an event, once written, is never
+changed or deleted: ``AuditEvent.save`` refuses to update a row and ``delete`` refuses outright,
+and on PostgreSQL triggers (migrations ``bookings.0004_auditevent`` and
+``bookings.0007_auditevent_no_truncate``) refuse any UPDATE, DELETE or TRUNCATE of the table,
+so ``QuerySet.update()``/``delete()`` and raw SQL fail too. In production the application
+connects as a role that owns nothing (``manage.py setup_database_role``), so it cannot drop or
+disable those triggers either.
 The one exception is the trigger's: deleting a user sets ``actor`` to NULL
 (``on_delete=SET_NULL``) and nothing else, and ``actor_name``, copied when the event is
 written, still says who it was.
@@ -16,18 +20,13 @@ name or registration number, only what officials and staff typed or chose (codes
 windows, capacities).
 """
 
-from __future__ import annotations
-
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
 
 # The actor of what is done on the server's command line: no user is logged in there.
 COMMAND_LINE = "command-line"
@@ -79,8 +78,11 @@ class AuditEvent(models.Model):
     details = models.JSONField(default=dict, blank=True, encoder=AuditEventJSONEncoder)
 
     class Meta:
+        db_table = "bookings_auditevent"
         ordering = ["-at", "-pk"]
-        indexes = [models.Index(fields=["object_type", "object_id"])]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"], name="bookings_au_object__89e457_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name}: {self.action} {self.object_label}"
@@ -97,34 +99,3 @@ class AuditEvent(models.Model):
     @property
     def object_label(self) -> str:
         return f"{self.object_type} {self.object_id}"
-
-
-def record(
-    action: AuditEvent.Action | str,
-    *,
-    actor: AbstractBaseUser | str,
-    obj_type: str,
-    obj_id: object,
-    details: dict[str, Any],
-) -> AuditEvent:
-    """Write one audit event, now. The only writer of the audit log.
-
-    ``actor`` is the logged-in user, or a name for what has none (``COMMAND_LINE``).
-    ``obj_type`` is ``app_label.model``; ``obj_id`` is stored as text. ``details`` must be
-    JSON-serialisable by ``AuditEventJSONEncoder`` and must not hold a citizen's name or
-    registration number.
-
-    Call it inside the transaction of the change it records, so that both are kept or neither.
-    """
-    if isinstance(actor, str):
-        user, name = None, actor
-    else:
-        user, name = actor, actor.get_username()
-    return AuditEvent.objects.create(
-        action=AuditEvent.Action(action),
-        actor=user,
-        actor_name=name,
-        object_type=obj_type,
-        object_id=str(obj_id),
-        details=details,
-    )

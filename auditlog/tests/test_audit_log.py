@@ -11,7 +11,8 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import reverse
 
-from bookings.audit import COMMAND_LINE, AppendOnlyViolation, AuditEvent, record
+from auditlog.models import COMMAND_LINE, AppendOnlyViolation, AuditEvent
+from auditlog.services import record
 from bookings.models import Booking
 from bookings.tests.factories import BookingFactory
 from campaigns.models import BookingWindow, Campaign, QueueDraw
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 NAME = "Citizen Hong Gildong"
 RRN = "620714-1234567"
-AUDIT_CHANGELIST = reverse("admin:bookings_auditevent_changelist")
+AUDIT_CHANGELIST = reverse("admin:auditlog_auditevent_changelist")
 
 
 def _events(action: str | None = None) -> list[AuditEvent]:
@@ -542,7 +543,7 @@ def test_an_official_with_the_view_permission_reads_and_filters_the_log(client):
     assert list(by_action.context["cl"].result_list) == []
     assert list(by_day.context["cl"].result_list) == []
     event_page = client.get(
-        reverse("admin:bookings_auditevent_change", args=[AuditEvent.objects.first().pk])
+        reverse("admin:auditlog_auditevent_change", args=[AuditEvent.objects.first().pk])
     )
     assert event_page.status_code == 200
     assert 'name="_save"' not in event_page.content.decode()
@@ -551,11 +552,11 @@ def test_an_official_with_the_view_permission_reads_and_filters_the_log(client):
 
 def test_the_log_cannot_be_added_to_changed_or_deleted_in_the_admin(admin_client):
     event = _event()
-    change_url = reverse("admin:bookings_auditevent_change", args=[event.pk])
+    change_url = reverse("admin:auditlog_auditevent_change", args=[event.pk])
 
-    assert admin_client.get(reverse("admin:bookings_auditevent_add")).status_code == 403
+    assert admin_client.get(reverse("admin:auditlog_auditevent_add")).status_code == 403
     assert admin_client.post(change_url, {"actor_name": "forged"}).status_code == 403
-    delete_url = reverse("admin:bookings_auditevent_delete", args=[event.pk])
+    delete_url = reverse("admin:auditlog_auditevent_delete", args=[event.pk])
     assert admin_client.post(delete_url, {"post": "yes"}).status_code == 403
     assert "delete_selected" not in admin_client.get(AUDIT_CHANGELIST).content.decode()
     assert AuditEvent.objects.get().actor_name == "command-line"

@@ -8,11 +8,11 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from auditlog.models import AuditEvent
-from auditlog.services import record
 from bookings.models import Booking
 from bookings.selectors import suspicious_bookings
 from bookings.services import CODE_ALPHABET, CODE_LENGTH
+from vaxbook.auditlog.models import AuditEvent
+from vaxbook.auditlog.services import record
 
 INTEGRITY_REPORT_LIMIT = 500
 # What a booking code looks like, exactly: a search for anything else (a phone number, a birth

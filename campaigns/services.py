@@ -11,11 +11,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from auditlog.models import AuditEvent
-from auditlog.services import record
 from campaigns import waiting_room
 from campaigns.models import AdmissionRate, BookingWindow, Campaign, QueueDraw, QueueDrawEntry
 from campaigns.windows import windows_of
+from vaxbook.auditlog.models import AuditEvent
+from vaxbook.auditlog.services import record
 
 logger = logging.getLogger(__name__)
 

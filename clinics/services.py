@@ -8,10 +8,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from auditlog.models import AuditEvent
-from auditlog.services import record
 from campaigns.models import Campaign
 from clinics.models import Clinic, Slot, StaffMembership
+from vaxbook.auditlog.models import AuditEvent
+from vaxbook.auditlog.services import record
 
 MAX_DAYS = 366
 # A sanity bound, far above any clinic's room, and far below what the integer column holds.

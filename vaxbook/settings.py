@@ -122,7 +122,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
-    "auditlog",
+    "vaxbook.auditlog",  # the audit log every app writes to
     "campaigns",
     "clinics",
     "bookings",

@@ -5,7 +5,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-import auditlog.models
+import vaxbook.auditlog.models
 
 # The audit log is append-only in the database too, so that QuerySet.update()/delete(), raw SQL
 # and any code that forgets cannot rewrite it. Deleting a user is let through: Django's
@@ -96,7 +96,9 @@ class Migration(migrations.Migration):
                 (
                     "details",
                     models.JSONField(
-                        blank=True, default=dict, encoder=auditlog.models.AuditEventJSONEncoder
+                        blank=True,
+                        default=dict,
+                        encoder=vaxbook.auditlog.models.AuditEventJSONEncoder,
                     ),
                 ),
                 (

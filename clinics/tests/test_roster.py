@@ -10,13 +10,13 @@ from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from auditlog.models import AuditEvent
 from bookings import services
 from bookings.models import Booking
 from bookings.tests.factories import BookingFactory
 from clinics.access import NotYourClinic, access_clinic
 from clinics.rosters import neutralise
 from clinics.tests.factories import ClinicFactory, SlotFactory, StaffMembershipFactory
+from vaxbook.auditlog.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
-from auditlog.models import AuditEvent
 from clinics.models import StaffMembership
 from clinics.tests.factories import ClinicFactory, StaffMembershipFactory, UserFactory
+from vaxbook.auditlog.models import AuditEvent
 from vaxbook.roles import OFFICIALS, ensure_roles
 
 pytestmark = pytest.mark.django_db

@@ -2,10 +2,10 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from auditlog.models import COMMAND_LINE
 from clinics.models import Clinic
 from clinics.rosters import FORMATS, RosterExporter
 from clinics.services import record_roster_export
+from vaxbook.auditlog.models import COMMAND_LINE
 
 
 class Command(BaseCommand):

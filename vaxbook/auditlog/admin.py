@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from auditlog.models import AuditEvent
+from vaxbook.auditlog.models import AuditEvent
 
 
 @admin.register(AuditEvent)

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from auditlog.models import AuditEvent
+from vaxbook.auditlog.models import AuditEvent
 
 
 def record(

@@ -2,6 +2,7 @@ from django.apps import AppConfig
 
 
 class AuditLogConfig(AppConfig):
-    name = "auditlog"
+    name = "vaxbook.auditlog"
+    label = "auditlog"
     verbose_name = "Audit log"
     default_auto_field = "django.db.models.BigAutoField"

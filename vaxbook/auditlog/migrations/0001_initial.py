@@ -8,7 +8,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-import auditlog.models
+import vaxbook.auditlog.models
 
 
 def move_content_type(apps, schema_editor):
@@ -93,7 +93,7 @@ class Migration(migrations.Migration):
                             models.JSONField(
                                 blank=True,
                                 default=dict,
-                                encoder=auditlog.models.AuditEventJSONEncoder,
+                                encoder=vaxbook.auditlog.models.AuditEventJSONEncoder,
                             ),
                         ),
                         (

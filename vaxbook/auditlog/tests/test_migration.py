@@ -7,7 +7,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from auditlog.models import AuditEvent
+from vaxbook.auditlog.models import AuditEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

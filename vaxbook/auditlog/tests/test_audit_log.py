@@ -11,8 +11,6 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import reverse
 
-from auditlog.models import COMMAND_LINE, AppendOnlyViolation, AuditEvent
-from auditlog.services import record
 from bookings.models import Booking
 from bookings.tests.factories import BookingFactory
 from campaigns.models import BookingWindow, Campaign, QueueDraw
@@ -25,6 +23,8 @@ from clinics.tests.factories import (
     StaffMembershipFactory,
     UserFactory,
 )
+from vaxbook.auditlog.models import COMMAND_LINE, AppendOnlyViolation, AuditEvent
+from vaxbook.auditlog.services import record
 
 pytestmark = pytest.mark.django_db
 

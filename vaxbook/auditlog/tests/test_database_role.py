@@ -13,9 +13,9 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
-from auditlog.models import COMMAND_LINE, AuditEvent
-from auditlog.services import record
 from bookings.tests.factories import BookingFactory
+from vaxbook.auditlog.models import COMMAND_LINE, AuditEvent
+from vaxbook.auditlog.services import record
 
 # Committed for real: the role's own connection must see the rows and the role.
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -49,10 +49,8 @@ def suspicious_bookings(campaign: Campaign | None = None) -> Iterator[tuple[Book
     campaigns: dict[int, Campaign] = {}
     for booking in bookings.order_by("pk").iterator(chunk_size=2000):
         # one Campaign object per campaign, so its windows are fetched once
-        the_campaign = campaigns.setdefault(booking.campaign_id, booking.campaign)
-        if not windows.is_open(
-            the_campaign, at=booking.requested_at, birth_date=booking.birth_date
-        ):
+        campaign_of = campaigns.setdefault(booking.campaign_id, booking.campaign)
+        if not windows.is_open(campaign_of, at=booking.requested_at, birth_date=booking.birth_date):
             yield booking, "requested outside the person's booking window"
         elif booking.waiting_room_required and not booking.admission_pass:
             yield booking, "no admission pass while the waiting room was on"

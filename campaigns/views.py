@@ -204,8 +204,8 @@ def draw(request: HttpRequest, campaign: str) -> HttpResponse:
     """The published draws, one per opening: the seed and every early ticket's place, so
     anyone can recompute them (``python manage.py verify_draw``). 404 until an official
     publishes them."""
-    the_campaign = get_object_or_404(Campaign, slug=campaign, draw_published=True)
-    draws = list(the_campaign.draws.prefetch_related("entries").order_by("opens_at"))
+    published = get_object_or_404(Campaign, slug=campaign, draw_published=True)
+    draws = list(published.draws.prefetch_related("entries").order_by("opens_at"))
     if not draws:
         raise Http404("No draw yet.")
-    return render(request, "campaigns/draw.html", {"campaign": the_campaign, "draws": draws})
+    return render(request, "campaigns/draw.html", {"campaign": published, "draws": draws})

@@ -39,15 +39,15 @@ class AvailabilityView(APIView):
     """
 
     def get(self, request: Request, campaign: str) -> Response:
-        the_campaign = get_object_or_404(Campaign, slug=campaign)
+        campaign = get_object_or_404(Campaign, slug=campaign)
         query = AvailabilityQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         clinic = get_object_or_404(Clinic, code=query.validated_data["clinic"])
         day: date = query.validated_data["date"]
-        slots = selectors.slots_on_day(the_campaign, clinic=clinic, day=day)
+        slots = selectors.slots_on_day(campaign, clinic=clinic, day=day)
         return Response(
             {
-                "campaign": the_campaign.slug,
+                "campaign": campaign.slug,
                 "clinic": clinic.code,
                 "date": day.isoformat(),
                 "slots": SlotAvailabilitySerializer(slots, many=True).data,

@@ -73,7 +73,8 @@ class Slot(models.Model):
 
 
 class StaffMembership(models.Model):
-    """Links a staff user to a clinic whose rosters they may export."""
+    """A staff user works at a clinic: they see its day, check people in and export its
+    rosters (``clinics.access``)."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="clinic_memberships"

@@ -105,17 +105,17 @@ def test_a_campaign_closed_past_retention_is_anonymised_and_its_counts_stay(old)
 def test_the_people_bound_to_admission_passes_go_with_the_campaigns_personal_data(old):
     campaign, bookings = old
     recent = _campaign_closed(10)
-    for the_campaign in (campaign, recent):
+    for closed in (campaign, recent):
         the_pass = AdmissionPass.objects.create(
-            campaign=the_campaign,
+            campaign=closed,
             ticket_id="a" * 16,
-            opening=the_campaign.opens_at,
-            admitted_at=the_campaign.opens_at,
+            opening=closed.opens_at,
+            admitted_at=closed.opens_at,
         )
         PassHolder.objects.create(
             admission_pass=the_pass,
             person=bookings[Booking.Status.CONFIRMED].rrn_hmac,
-            bound_at=the_campaign.opens_at,
+            bound_at=closed.opens_at,
         )
 
     retention.anonymise_closed_campaigns()

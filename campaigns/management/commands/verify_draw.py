@@ -15,12 +15,12 @@ class Command(BaseCommand):
         parser.add_argument("campaign", help="The campaign's slug.")
 
     def handle(self, *args, campaign: str, **options):
-        the_campaign = Campaign.objects.filter(slug=campaign).first()
-        if the_campaign is None:
+        found = Campaign.objects.filter(slug=campaign).first()
+        if found is None:
             raise CommandError(f"No campaign has the slug {campaign!r}.")
-        draws = list(the_campaign.draws.order_by("opens_at"))
+        draws = list(found.draws.order_by("opens_at"))
         if not draws:
-            raise CommandError(f"The queue of {the_campaign.name} has not been drawn yet.")
+            raise CommandError(f"The queue of {found.name} has not been drawn yet.")
         wrong = []
         for draw in draws:
             matches, count = verify_draw(draw)

@@ -16,7 +16,7 @@ def _run():
     from io import StringIO
 
     out = StringIO()
-    call_command("audit_bookings", stdout=out)
+    call_command("integrity_report", stdout=out)
     return out.getvalue()
 
 

@@ -93,9 +93,29 @@ def test_pages_carry_the_content_security_policy(client):
     assert "form-action 'self'" in policy
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
-    # Inline scripts run only with the page's nonce, never as 'unsafe-inline'.
-    script_src = next(d for d in policy.split(";") if d.strip().startswith("script-src"))
-    assert "'unsafe-inline'" not in script_src
+    # Our own files only: no inline script, no inline style.
+    for directive in ("script-src", "style-src"):
+        sources = next(d for d in policy.split(";") if d.strip().startswith(directive)).split()
+        assert sources == [directive, "'self'"]
+
+
+@pytest.mark.django_db
+def test_no_page_carries_an_inline_style_the_policy_would_block(client, admin_client):
+    from clinics.tests.factories import SlotFactory
+
+    slot = SlotFactory()
+    pages = [
+        client.get(reverse("home")),
+        client.get(reverse("bookings:start", kwargs={"campaign": slot.campaign.slug})),
+        client.get(reverse("bookings:lookup")),
+        admin_client.get(reverse("admin:campaigns_campaign_change", args=[slot.campaign.pk])),
+        admin_client.get(reverse("admin:index")),
+    ]
+    for page in pages:
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert not re.search(r"\sstyle\s*=", html), re.search(r".{60}\sstyle\s*=.{60}", html)
+        assert "<style" not in html
 
 
 @pytest.mark.django_db

@@ -1,6 +1,10 @@
 """Simulated citizens: each goes through the opening as a browser would (cookies, CSRF, the
 forms' fields), with aiohttp against the live server. Every request is timed under its step.
 
+They find their way by what a browser acts on (element ids, field names, the links' query
+parameters: `bench.pages`), never by the pages' wording, and learn how their booking was
+decided from the booking API, so the bench keeps working when the pages are translated.
+
 The citizens are spread over several processes: one asyncio loop driving hundreds of clients
 saturates a core by itself, and then it is the load generator's latency that gets measured.
 """
@@ -8,22 +12,26 @@ saturates a core by itself, and then it is the load generator's latency that get
 import asyncio
 import json
 import random
-import re
 import time
+import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from html import unescape
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-import altcha
 
-JOIN_FORM = re.compile(r'<form[^>]*\bid="queue-join"[^>]*>')
-LINK = {
-    "region": re.compile(r'href="\?t=[^"&]+&region=([^"&]+)"'),
-    "clinic": re.compile(r'href="\?t=[^"&]+&clinic=([^"&]+)"'),
-    "date": re.compile(r'href="\?t=[^"&]+&clinic=[^"&]+&date=(\d{4}-\d{2}-\d{2})"'),
-    "slot": re.compile(r'name="slot" value="(\d+)"'),
-}
+from bench.pages import Form, Page, solve_proof_of_work
+
+CHOOSE_ATTEMPTS = 5  # a citizen goes round region → clinic → day → time this often at most
+STATUS_RELOAD_S = 2.0  # how often the status is read again when its page does not say
+# The sweep decides a booking left pending within VAXBOOK_PENDING_SWEEP_AFTER plus its interval
+# (3 minutes by default); a citizen still waiting after this long counts as an error.
+DECISION_WAIT_S = 300.0
+# An idle connection is reused for this long only, well under the server's keep-alive
+# (gunicorn's 2 s). A request sent as the server closes its connection all the same (a busy
+# machine delays the client) is sent again once, as browsers do: counted as a retry.
+KEEPALIVE_S = 1.0
+CONNECTION_LOST = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
 @dataclass
@@ -38,10 +46,12 @@ class Timing:
 class Outcome:
     timings: list[Timing] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
-    result: str = "unfinished"  # confirmed | rejected | refused | error
+    # confirmed | rejected (the booking's status in the API) | refused (a page said no) | error
+    result: str = "unfinished"
     queue_wait_s: float | None = None
     decided_at: float | None = None
     polls: int = 0
+    retries: int = 0  # requests sent again after their connection was closed under them
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -49,14 +59,33 @@ class Outcome:
 
 @dataclass
 class Answer:
+    url: str
     status_code: int
     headers: dict
     text: str
 
     def json(self):
-        import json
-
         return json.loads(self.text)
+
+    def page(self) -> Page:
+        return Page(self.url, self.text)
+
+    def location(self) -> str:
+        """Where a redirect sends the browser."""
+        return urljoin(self.url, self.headers["Location"])
+
+
+class Refused(Exception):
+    """A page turned the citizen away (cohort, pass, already booked, nothing left): an outcome
+    of the booking, not a failure of the bench."""
+
+
+class Undecided(Exception):
+    """The booking was still pending after DECISION_WAIT_S."""
+
+
+class NoChoice(Exception):
+    """A page of the choice offered nothing to choose (the places changed meanwhile)."""
 
 
 class Citizen:
@@ -65,14 +94,15 @@ class Citizen:
         self.out = Outcome()
         self.csrftoken = ""
 
-    async def request(self, client, step, method, url, data=None, headers=None) -> Answer:
+    async def request(self, client, step, method, url, data=None) -> Answer:
+        """One timed request under its step; a 5xx is counted and ends the citizen's run."""
         start = time.time()
-        async with client.request(
-            method, self.base + url, data=data, headers=headers, allow_redirects=False
-        ) as response:
-            answer = Answer(response.status, dict(response.headers), await response.text())
-            if "csrftoken" in response.cookies:
-                self.csrftoken = response.cookies["csrftoken"].value
+        try:
+            answer = await self._send(client, method, url, data)
+        except CONNECTION_LOST:
+            # As a browser does when a kept-alive connection turns out to be closed: once more
+            self.out.retries += 1
+            answer = await self._send(client, method, url, data)
         self.out.timings.append(
             Timing(step, start - self.opening, (time.time() - start) * 1000, answer.status_code)
         )
@@ -81,130 +111,171 @@ class Citizen:
             raise RuntimeError(f"{step} answered {answer.status_code}")
         return answer
 
-    def csrf(self, client) -> dict:
-        return {"X-CSRFToken": self.csrftoken}
+    async def _send(self, client, method, url, data) -> Answer:
+        async with client.request(
+            method,
+            url if urlsplit(url).scheme else self.base + url,
+            data=data,
+            headers={"X-CSRFToken": self.csrftoken} if method == "POST" else None,
+            allow_redirects=False,
+        ) as response:
+            answer = Answer(url, response.status, dict(response.headers), await response.text())
+            if "csrftoken" in response.cookies:
+                self.csrftoken = response.cookies["csrftoken"].value
+        return answer
+
+    async def page(self, client, step: str, url: str) -> Page:
+        return (await self.request(client, step, "GET", url)).page()
+
+    async def follow(self, client, step: str, links: list[str]) -> Page:
+        """Click one of the links, at random."""
+        if not links:
+            raise NoChoice(step)
+        return await self.page(client, step, random.choice(links))
+
+    async def post(self, client, step: str, page: Page, form: Form, **filled: str) -> Answer:
+        """Submit a form of the page with the person's input."""
+        return await self.request(client, step, "POST", form.action(page.url), form.data(**filled))
 
     async def run(self, client: aiohttp.ClientSession, arrive_at: float) -> Outcome:
         await asyncio.sleep(max(arrive_at - time.time(), 0))
         try:
             await self._book(client)
+        except Refused:
+            self.out.result = "refused"
         except Exception as exc:  # a bench must finish and report every failure
             self.out.result = "error"
             self.out.error(type(exc).__name__)
         return self.out
 
-    async def _join(self, client: aiohttp.ClientSession, page: str) -> None:
-        """What the queue page's script does: solve the proof-of-work challenge (ALTCHA) and
-        post the join form."""
-        form = JOIN_FORM.search(page)
-        if not form:
+    async def _book(self, client: aiohttp.ClientSession) -> None:
+        """The whole visit: arrive (and wait in line), identify, choose, submit, follow."""
+        identify = await self._arrive(client)
+        choose_url = await self._identify(client, identify)
+        review_url = await self._choose(client, choose_url)
+        booking_url = await self._submit(client, review_url)
+        self.out.result = await self._follow(client, booking_url)
+        self.out.decided_at = time.time() - self.opening
+
+    async def _arrive(self, client: aiohttp.ClientSession) -> Page:
+        """The booking form, after the waiting room when the site sends the citizen there."""
+        response = await self.request(client, "arrive", "GET", f"/book/{self.slug}/")
+        if response.status_code != 302:
+            return response.page()
+        queued_at = time.time()
+        booking_url = await self._wait_turn(client, response.location())
+        self.out.queue_wait_s = time.time() - queued_at
+        return await self.page(client, "identify_form", booking_url)
+
+    async def _wait_turn(self, client: aiohttp.ClientSession, queue_url: str) -> str:
+        """What the queue page and its script do: join, then poll the status until admitted.
+        Returns where the turn sends the citizen."""
+        page = await self.page(client, "queue_page", queue_url)
+        await self._join(client, page)
+        response = await self.request(client, "queue_page", "GET", queue_url)
+        if response.status_code == 302:  # the turn came at once: on to the booking form
+            return response.location()
+        status_url = response.page().ids.get("queue", {}).get("data-status-url")
+        if not status_url:
+            raise RuntimeError("no status to poll on the queue page")
+        while True:
+            state = (await self.request(client, "queue_poll", "GET", status_url)).json()
+            self.out.polls += 1
+            if state["state"] == "admitted":
+                return state.get("next") or f"/book/{self.slug}/"
+            if state["state"] in ("closed", "no_ticket"):
+                raise RuntimeError(f"queue said {state['state']}")
+            await asyncio.sleep(state.get("poll_after") or 1)
+
+    async def _join(self, client: aiohttp.ClientSession, page: Page) -> None:
+        """Solve the join form's proof of work (ALTCHA) and post the form."""
+        form = page.form_by_id("queue-join")
+        if form is None:
             raise RuntimeError("no join form on the queue page")
-        attributes = dict(re.findall(r'([\w-]+)="([^"]*)"', form.group(0)))
-        challenge = altcha.Challenge.from_dict(json.loads(unescape(attributes["data-challenge"])))
-        solution = altcha.solve_challenge(challenge)
-        payload = altcha.Payload(challenge, solution).to_base64()
-        response = await self.request(
-            client,
-            "queue_join",
-            "POST",
-            unescape(attributes["action"]),
-            data={"altcha": payload, "csrfmiddlewaretoken": self.csrftoken},
-            headers=self.csrf(client),
+        response = await self.post(
+            client, "queue_join", page, form, altcha=solve_proof_of_work(form)
         )
         if response.status_code != 303:
             raise RuntimeError(f"joining the queue answered {response.status_code}")
 
-    async def _book(self, client: aiohttp.ClientSession) -> None:
-        start_url = f"/book/{self.slug}/"
-        response = await self.request(client, "arrive", "GET", start_url)
-        if response.status_code == 302:  # the waiting room
-            queued_at = time.time()
-            queue_url = response.headers["Location"]
-            page = await self.request(client, "queue_page", "GET", queue_url)
-            await self._join(client, page.text)
-            await self.request(client, "queue_page", "GET", queue_url)
-            status_url = f"/queue/{self.slug}/status/"
-            while True:
-                state = (await self.request(client, "queue_poll", "GET", status_url)).json()
-                self.out.polls += 1
-                if state["state"] == "admitted":
-                    break
-                if state["state"] in ("closed", "no_ticket"):
-                    raise RuntimeError(f"queue said {state['state']}")
-                await asyncio.sleep(state.get("poll_after") or 1)
-            self.out.queue_wait_s = time.time() - queued_at
-            response = await self.request(client, "identify_form", "GET", start_url)
-        if 'name="rrn"' not in response.text:
+    async def _identify(self, client: aiohttp.ClientSession, page: Page) -> str:
+        """Fill in the person; returns the address of the choice."""
+        form = page.form_with("rrn")
+        if form is None:
             raise RuntimeError("no identity form")
-        response = await self.request(
+        response = await self.post(
             client,
             "identify",
-            "POST",
-            start_url,
-            data={"name": f"Citizen {self.n}", "rrn": self.rrn, "phone": "010-1234-5678"},
-            headers=self.csrf(client),
+            page,
+            form,
+            name=f"Citizen {self.n}",
+            rrn=self.rrn,
+            phone="010-1234-5678",
         )
         if response.status_code != 302:
-            self.out.result = "refused"
-            return
-        choose = response.headers["Location"]
-        token = choose.split("t=", 1)[1]
-        for _attempt in range(5):
-            page = (await self.request(client, "choose_region", "GET", choose)).text
-            region = random.choice(LINK["region"].findall(page))
-            page = (
-                await self.request(client, "choose_clinic", "GET", f"{choose}&region={region}")
-            ).text
-            clinic = random.choice(LINK["clinic"].findall(page))
-            page = (
-                await self.request(client, "choose_day", "GET", f"{choose}&clinic={clinic}")
-            ).text
-            day = random.choice(LINK["date"].findall(page))
-            page = (
-                await self.request(
-                    client, "choose_time", "GET", f"{choose}&clinic={clinic}&date={day}"
-                )
-            ).text
-            slots = LINK["slot"].findall(page)
+            raise Refused("identify")
+        return response.location()
+
+    async def _choose(self, client: aiohttp.ClientSession, choose_url: str) -> str:
+        """Region → clinic → day → time, again when a time was taken meanwhile; returns the
+        address of the review."""
+        for _attempt in range(CHOOSE_ATTEMPTS):
+            try:
+                page = await self._pick_time(client, choose_url)
+            except NoChoice:
+                continue
+            form = page.form_with("slot")
+            slots = form.choices.get("slot") if form else None
             if not slots:
                 continue
-            response = await self.request(
-                client,
-                "choose_submit",
-                "POST",
-                choose,
-                data={"t": token, "clinic": clinic, "date": day, "slot": random.choice(slots)},
-                headers=self.csrf(client),
+            response = await self.post(
+                client, "choose_submit", page, form, slot=random.choice(slots)
             )
             if response.status_code == 302:
-                break
-        else:
-            self.out.result = "refused"
-            return
-        review = response.headers["Location"]
-        await self.request(client, "review", "GET", review)
-        response = await self.request(
-            client,
-            "submit",
-            "POST",
-            review,
-            data={"t": review.split("t=", 1)[1]},
-            headers=self.csrf(client),
-        )
+                return response.location()
+        raise Refused("choose")
+
+    async def _pick_time(self, client: aiohttp.ClientSession, choose_url: str) -> Page:
+        """The choice page's links, one level after the other, down to a day's times."""
+        page = await self.page(client, "choose_region", choose_url)
+        page = await self.follow(client, "choose_clinic", page.links_here("region"))
+        page = await self.follow(client, "choose_day", page.links_here("clinic", without=("date",)))
+        return await self.follow(client, "choose_time", page.links_here("clinic", "date"))
+
+    async def _submit(self, client: aiohttp.ClientSession, review_url: str) -> str:
+        """Review and book; returns the address of the booking's page."""
+        page = await self.page(client, "review", review_url)
+        form = page.form_with("t")
+        if form is None:
+            raise RuntimeError("no booking form on the review page")
+        response = await self.post(client, "submit", page, form)
         if response.status_code != 302:
-            self.out.result = "refused"
-            return
-        status_url = response.headers["Location"]
-        while True:  # the status page refreshes itself every 2 seconds
-            page = (await self.request(client, "status", "GET", status_url)).text
-            if "Booking confirmed" in page:
-                self.out.result = "confirmed"
-                break
-            if "status-rejected" in page:
-                self.out.result = "rejected"
-                break
-            await asyncio.sleep(2)
-        self.out.decided_at = time.time() - self.opening
+            raise Refused("submit")
+        return response.location()
+
+    async def _follow(self, client: aiohttp.ClientSession, booking_url: str) -> str:
+        """Stay on the booking's page while it reloads itself (pending); then read the
+        decision from the booking API (GET /api/bookings/<public id>/)."""
+        api_url = f"/api/bookings/{public_id(booking_url)}/"
+        give_up = time.time() + DECISION_WAIT_S
+        while time.time() < give_up:
+            page = await self.page(client, "status", booking_url)
+            if page.refresh is None:
+                decision = (await self.request(client, "status_api", "GET", api_url)).json()
+                if decision["status"] != "pending":
+                    return decision["status"]
+            await asyncio.sleep(page.refresh or STATUS_RELOAD_S)
+        raise Undecided(booking_url)
+
+
+def public_id(booking_url: str) -> uuid.UUID:
+    """The booking's public id: the address's last segment that is a UUID."""
+    for segment in reversed(urlsplit(booking_url).path.split("/")):
+        try:
+            return uuid.UUID(segment)
+        except ValueError:
+            continue
+    raise RuntimeError(f"submitting led to {booking_url}, not to a booking")
 
 
 async def _run_share(
@@ -215,7 +286,7 @@ async def _run_share(
     spread: float,
     connections: int,
 ) -> list[Outcome]:
-    connector = aiohttp.TCPConnector(limit=connections)
+    connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=KEEPALIVE_S)
     timeout = aiohttp.ClientTimeout(total=60)
 
     async def one(n: int, rrn: str) -> Outcome:

@@ -11,7 +11,6 @@ page makes. Prints requests/s and latency as wrk reports them.
 """
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -19,11 +18,11 @@ import sys
 import tempfile
 import time
 from datetime import timedelta
-from html import unescape
 from pathlib import Path
 from urllib.parse import urlencode
 from urllib.request import HTTPCookieProcessor, Request, build_opener
 
+from bench.pages import Page, solve_proof_of_work
 from bench.run import ROOT, environment, reset_database, start, stop, wait_http
 
 
@@ -71,18 +70,12 @@ def take_a_ticket(base: str, slug: str) -> str:
 
     jar = CookieJar()
     opener = build_opener(HTTPCookieProcessor(jar))
-    page = opener.open(f"{base}/queue/{slug}/").read().decode()
-    join = re.search(r'<form[^>]*id="queue-join"[^>]*>', page)
+    queue_url = f"/queue/{slug}/"
+    page = Page(queue_url, opener.open(base + queue_url).read().decode())
+    join = page.form_by_id("queue-join")
     if join:  # the page asks for a proof of work before it gives a ticket
-        import altcha
-
-        attributes = dict(re.findall(r'([\w-]+)="([^"]*)"', join.group(0)))
-        challenge = altcha.Challenge.from_dict(json.loads(unescape(attributes["data-challenge"])))
-        solution = altcha.solve_challenge(challenge)
-        payload = altcha.Payload(challenge, solution).to_base64()
-        csrf = next(c.value for c in jar if c.name == "csrftoken")
-        body = urlencode({"csrfmiddlewaretoken": csrf, "altcha": payload}).encode()
-        opener.open(Request(base + unescape(attributes["action"]), data=body))
+        body = urlencode(join.data(altcha=solve_proof_of_work(join))).encode()
+        opener.open(Request(base + join.action(page.url), data=body))
     cookies = {c.name: c.value for c in jar}
     ticket = f"vb_ticket_{slug}"
     if ticket not in cookies:

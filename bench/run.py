@@ -17,6 +17,9 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import time as clock
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
@@ -37,8 +40,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--web-workers", type=int, default=CORES * 2 + 1)
     p.add_argument("--web-threads", type=int, default=4)
     p.add_argument("--celery-concurrency", type=int, default=CORES)
-    # What this 2-core box serves with p99 < 1 s (officials set it from such a measurement);
-    # --admission-per-minute 60000 lets everyone in at once to find the breaking point.
+    # Officials set the waiting room's rate to what their servers answer with p99 < 1 s, found
+    # with runs like this one; the default is only a starting point (it suited a 2-core
+    # machine): measure on yours. --admission-per-minute 60000 lets everyone in at once to find
+    # the breaking point.
     p.add_argument("--admission-per-minute", type=int, default=900)
     p.add_argument(
         "--pow-cost",
@@ -95,12 +100,15 @@ def reset_database(args, env) -> None:
 
 
 def seed(args, opening):
-    from django.utils import timezone
+    """The campaign that opens at `opening`, its clinics and their slots."""
+    campaign = seed_campaign(args, opening)
+    seed_slots(args, campaign, seed_clinics(args))
+    return campaign
 
+
+def seed_campaign(args, opening):
     from campaigns import services as campaign_services
     from campaigns.models import Campaign
-    from clinics.models import Clinic
-    from clinics.services import generate_slots
 
     campaign = Campaign.objects.create(
         name="Bench cohort 55-59",
@@ -114,27 +122,40 @@ def seed(args, opening):
     campaign_services.configure_waiting_room(
         campaign, enabled=True, per_minute=args.admission_per_minute
     )
-    clinics = Clinic.objects.bulk_create(
+    return campaign
+
+
+def seed_clinics(args) -> list:
+    from clinics.models import Clinic
+
+    return Clinic.objects.bulk_create(
         Clinic(name=f"Clinic {n:03d}", code=f"clinic-{n:03d}", region=f"Region {n % 10:02d}")
         for n in range(args.clinics)
     )
-    first = timezone.localdate() + timedelta(days=1)
-    interval = 30
-    from datetime import time as clock
 
+
+SLOT_MINUTES = 30
+DAY_STARTS = clock(9, 0)
+
+
+def seed_slots(args, campaign, clinics) -> None:
+    """--slots-per-day slots of SLOT_MINUTES from DAY_STARTS, --days days from tomorrow."""
+    from django.utils import timezone
+
+    from clinics.services import generate_slots
+
+    first = timezone.localdate() + timedelta(days=1)
+    day_minutes = DAY_STARTS.hour * 60 + DAY_STARTS.minute + args.slots_per_day * SLOT_MINUTES
     generate_slots(
         clinics=clinics,
         campaign=campaign,
         first_day=first,
         last_day=first + timedelta(days=args.days - 1),
-        day_starts=clock(9, 0),
-        day_ends=clock(
-            9 + (args.slots_per_day * interval) // 60, (args.slots_per_day * interval) % 60
-        ),
-        interval_minutes=interval,
+        day_starts=DAY_STARTS,
+        day_ends=clock(day_minutes // 60, day_minutes % 60),
+        interval_minutes=SLOT_MINUTES,
         capacity=args.capacity,
     )
-    return campaign
 
 
 def rrn(n: int) -> str:
@@ -169,6 +190,44 @@ def celery_worker(args, *extra: str) -> list[str]:
     ]
 
 
+def gunicorn(args) -> list[str]:
+    return [
+        PY,
+        "-m",
+        "gunicorn",
+        "vaxbook.wsgi",
+        "-w",
+        str(args.web_workers),
+        "-k",
+        "gthread",
+        "--threads",
+        str(args.web_threads),
+        "-b",
+        f"127.0.0.1:{args.port}",
+        "--log-level",
+        "warning",
+    ]
+
+
+@contextmanager
+def servers(args, env, tmp: Path) -> Iterator[str]:
+    """Celery (workers and beat) and gunicorn, up until the block ends; yields the site's
+    address once it answers."""
+    workers = start(
+        celery_worker(args, "-B", f"--schedule={tmp / 'beat-schedule'}"),
+        env,
+        tmp / "worker.log",
+    )
+    web = start(gunicorn(args), env, tmp / "gunicorn.log")
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        wait_http(base + "/")
+        yield base
+    finally:
+        stop(web)
+        stop(workers)
+
+
 def stop(process: subprocess.Popen) -> None:
     try:
         os.killpg(process.pid, signal.SIGTERM)
@@ -178,7 +237,6 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def wait_http(url: str, seconds: float = 30) -> None:
-    from urllib.error import URLError
     from urllib.request import urlopen
 
     end = time.time() + seconds
@@ -186,7 +244,7 @@ def wait_http(url: str, seconds: float = 30) -> None:
         try:
             with urlopen(url, timeout=2):  # noqa: S310 - our own server on 127.0.0.1
                 return
-        except (URLError, ConnectionError):
+        except OSError:  # not listening yet, still booting (a timeout), or an error page
             time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer")
 
@@ -202,27 +260,57 @@ def wait_decided(campaign, seconds: float) -> float:
     return time.time()
 
 
+def nearest_rank(ordered: list[float], q: float) -> float:
+    """The q-quantile of sorted values, without interpolation."""
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
+
+
 def percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {"n": 0}
     ordered = sorted(values)
-
-    def at(q: float) -> float:
-        return round(ordered[min(int(q * len(ordered)), len(ordered) - 1)], 1)
-
-    return {"n": len(values), "p50_ms": at(0.50), "p95_ms": at(0.95), "p99_ms": at(0.99)}
+    return {
+        "n": len(values),
+        "p50_ms": round(nearest_rank(ordered, 0.50), 1),
+        "p95_ms": round(nearest_rank(ordered, 0.95), 1),
+        "p99_ms": round(nearest_rank(ordered, 0.99), 1),
+    }
 
 
 def confirm_pipeline(args, tmp: Path, env) -> dict:
     """N pending bookings, their tasks published as fast as possible, timed until decided."""
+    from bookings.models import Booking
+    from bookings.tasks import confirm_booking
+    from vaxbook.celery import app
+
+    campaign, bookings = pending_bookings(args)
+    worker = start(celery_worker(args), env, tmp / "pipeline-worker.log")
+    time.sleep(4)  # the worker boots before the clock starts
+    began = time.time()
+    with app.producer_or_acquire() as producer:
+        for booking in bookings:
+            confirm_booking.apply_async((booking.pk,), producer=producer)
+    published = time.time()
+    finished = wait_decided(campaign, 300)
+    stop(worker)
+    decided = Booking.objects.filter(campaign=campaign).exclude(status="pending").count()
+    return {
+        "bookings": args.pipeline_bookings,
+        "decided": decided,
+        "publish_s": round(published - began, 2),
+        "confirm_pipeline_per_s": round(decided / (finished - began), 1),
+    }
+
+
+def pending_bookings(args) -> tuple:
+    """An open campaign with --pipeline-bookings pending bookings over up to 200 clinics'
+    slots (one each, tomorrow, room for --capacity × 4)."""
     from django.utils import timezone
 
     from bookings.identity import encrypt_rrn, parse_rrn, rrn_hmac
     from bookings.models import Booking
-    from bookings.tasks import confirm_booking
     from campaigns.models import Campaign
     from clinics.models import Clinic, Slot
-    from vaxbook.celery import app
 
     now = timezone.now()
     campaign = Campaign.objects.create(
@@ -259,26 +347,7 @@ def confirm_pipeline(args, tmp: Path, env) -> dict:
         )
         for n in range(args.pipeline_bookings)
     )
-    worker = start(
-        celery_worker(args),
-        env,
-        tmp / "pipeline-worker.log",
-    )
-    time.sleep(4)  # the worker boots before the clock starts
-    began = time.time()
-    with app.producer_or_acquire() as producer:
-        for booking in bookings:
-            confirm_booking.apply_async((booking.pk,), producer=producer)
-    published = time.time()
-    finished = wait_decided(campaign, 300)
-    stop(worker)
-    decided = Booking.objects.filter(campaign=campaign).exclude(status="pending").count()
-    return {
-        "bookings": args.pipeline_bookings,
-        "decided": decided,
-        "publish_s": round(published - began, 2),
-        "confirm_pipeline_per_s": round(decided / (finished - began), 1),
-    }
+    return campaign, bookings
 
 
 PGBENCH_SCHEMA = """
@@ -358,6 +427,11 @@ def invariants() -> dict:
     return found
 
 
+# Requests a page makes by itself while the person waits (the queue's poll, the status page's
+# reload, the decision read from the API): not in the chart's page latency.
+BACKGROUND_STEPS = ("queue_poll", "status", "status_api")
+
+
 def chart(outcomes, path: Path) -> None:
     import matplotlib
 
@@ -368,7 +442,7 @@ def chart(outcomes, path: Path) -> None:
     latency = defaultdict(list)
     for o in outcomes:
         for t in o.timings:
-            if t.step not in ("queue_poll", "status"):
+            if t.step not in BACKGROUND_STEPS:
                 latency[int(t.started)].append(t.ms)
     seconds = sorted(set(per_second) | set(latency))
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
@@ -391,93 +465,73 @@ def chart(outcomes, path: Path) -> None:
 def main() -> int:
     args = parse_args()
     env = environment(args)
+    tmp = Path(tempfile.mkdtemp(prefix="vaxbook-bench-"))
+    prepare(args, env)
+    opening = opening_time(args)
+    campaign = seed(args, opening)
+    outcomes = replay_opening(args, env, tmp, campaign, opening)
+    print("Confirm pipeline alone…")
+    pipeline = confirm_pipeline(args, tmp, env)
+    print("pgbench…")
+    ceiling = pgbench(args, tmp)
+    report = build_report(args, outcomes, pipeline, ceiling, invariants())
+    stamp = write_results(report, outcomes)
+    print_table(report, stamp)
+    return verdict(report)
+
+
+def prepare(args, env) -> None:
+    """A fresh database and Redis db, and Django set up on them in this process."""
     os.environ.update(env)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="vaxbook-bench-"))
     reset_database(args, env)
     sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
+
+
+def opening_time(args):
+    """Far enough ahead to seed and start the servers before it (more citizens, more lead)."""
     from django.utils import timezone
 
-    lead = 20 + args.citizens / 100  # seconds to start the servers before the opening
-    opening_dt = (timezone.now() + timedelta(seconds=lead)).replace(microsecond=0)
-    campaign = seed(args, opening_dt)
-    workers = start(
-        celery_worker(args, "-B", f"--schedule={tmp / 'beat-schedule'}"),
-        env,
-        tmp / "worker.log",
-    )
-    web = start(
-        [
-            PY,
-            "-m",
-            "gunicorn",
-            "vaxbook.wsgi",
-            "-w",
-            str(args.web_workers),
-            "-k",
-            "gthread",
-            "--threads",
-            str(args.web_threads),
-            "-b",
-            f"127.0.0.1:{args.port}",
-            "--log-level",
-            "warning",
-        ],
-        env,
-        tmp / "gunicorn.log",
-    )
-    base = f"http://127.0.0.1:{args.port}"
-    try:
-        wait_http(base + "/")
-        from bench.citizens import run_citizens
+    lead = 20 + args.citizens / 100
+    return (timezone.now() + timedelta(seconds=lead)).replace(microsecond=0)
 
-        print(f"Opening at {opening_dt:%H:%M:%S}; {args.citizens} citizens arrive around it…")
+
+def replay_opening(args, env, tmp: Path, campaign, opening) -> list:
+    """The citizens through the opening on the live servers, until the last is decided."""
+    from bench.citizens import run_citizens
+
+    with servers(args, env, tmp) as base:
+        print(f"Opening at {opening:%H:%M:%S}; {args.citizens} citizens arrive around it…")
         outcomes = run_citizens(
             base,
             campaign.slug,
-            opening_dt.timestamp(),
+            opening.timestamp(),
             [rrn(n) for n in range(args.citizens)],
             args.spread,
             args.connections,
             args.load_processes,
         )
         wait_decided(campaign, 120)  # the last confirmations before the servers stop
-    finally:
-        stop(web)
-        stop(workers)
-    print("Confirm pipeline alone…")
-    pipeline = confirm_pipeline(args, tmp, env)
-    print("pgbench…")
-    ceiling = pgbench(args, tmp)
-    broken = invariants()
+    return outcomes
 
-    timings = defaultdict(list)
-    for o in outcomes:
-        for t in o.timings:
-            timings[t.step].append(t.ms)
+
+def build_report(args, outcomes, pipeline: dict, ceiling: dict, broken: dict) -> dict:
+    """What bench/results/<stamp>.json holds."""
+    from django.utils import timezone
+
     results = Counter(o.result for o in outcomes)
-    errors = Counter()
-    for o in outcomes:
-        errors.update(o.errors)
-    decided = [o.decided_at for o in outcomes if o.decided_at is not None]
-    confirmed = results["confirmed"]
-    span = max(decided) if decided else 0
-    polls = timings["queue_poll"]
-    poll_span = (
-        max((t.started for o in outcomes for t in o.timings if t.step == "queue_poll"), default=0)
-        - min((t.started for o in outcomes for t in o.timings if t.step == "queue_poll"), default=0)
-    ) or 1
-    waits = sorted(o.queue_wait_s for o in outcomes if o.queue_wait_s is not None)
-    report = {
+    errors = error_counts(outcomes)
+    span = opening_to_last_decision(outcomes)
+    return {
         "when": timezone.now().isoformat(),
         "machine": {"cores": CORES, "python": sys.version.split()[0]},
         "settings": {k: v for k, v in vars(args).items() if k not in ("database", "redis")},
         "citizens": args.citizens,
         "results": dict(results),
-        "confirmed_per_s": round(confirmed / span, 1) if span else 0,
+        "confirmed_per_s": round(results["confirmed"] / span, 1) if span else 0,
         "surge_seconds_from_opening_to_last_decision": round(span, 1),
         "confirm_pipeline_per_s": pipeline["confirm_pipeline_per_s"],
         "pipeline": pipeline,
@@ -485,24 +539,69 @@ def main() -> int:
         "fraction_of_database_ceiling": round(
             pipeline["confirm_pipeline_per_s"] / ceiling["pgbench_confirm_tps"], 3
         ),
-        "steps": {step: percentiles(values) for step, values in sorted(timings.items())},
+        "steps": {
+            step: percentiles(values) for step, values in sorted(step_timings(outcomes).items())
+        },
         "errors": dict(errors),
-        "http_5xx": sum(v for k, v in errors.items() if ":5" in k),
-        "queue_wait_p50_s": round(waits[len(waits) // 2], 2) if waits else None,
-        "queue_wait_p99_s": round(waits[min(int(len(waits) * 0.99), len(waits) - 1)], 2)
-        if waits
-        else None,
-        "poll_requests_per_s": round(len(polls) / poll_span, 1),
+        "http_5xx": sum(n for kind, n in errors.items() if ":5" in kind),  # "<step>:<status>"
+        "connection_retries": sum(o.retries for o in outcomes),
+        **queue_waits(outcomes),
+        "poll_requests_per_s": poll_rate(outcomes),
         "overbooked": broken["overbooked"],
         "lost": broken["lost"],
         "invariants": broken,
     }
+
+
+def step_timings(outcomes) -> dict[str, list[float]]:
+    timings = defaultdict(list)
+    for o in outcomes:
+        for t in o.timings:
+            timings[t.step].append(t.ms)
+    return timings
+
+
+def error_counts(outcomes) -> Counter:
+    errors = Counter()
+    for o in outcomes:
+        errors.update(o.errors)
+    return errors
+
+
+def opening_to_last_decision(outcomes) -> float:
+    return max((o.decided_at for o in outcomes if o.decided_at is not None), default=0)
+
+
+def queue_waits(outcomes) -> dict:
+    waits = sorted(o.queue_wait_s for o in outcomes if o.queue_wait_s is not None)
+    if not waits:  # no waiting room at this opening
+        return {"queue_wait_p50_s": None, "queue_wait_p99_s": None}
+    return {
+        "queue_wait_p50_s": round(nearest_rank(waits, 0.50), 2),
+        "queue_wait_p99_s": round(nearest_rank(waits, 0.99), 2),
+    }
+
+
+def poll_rate(outcomes) -> float:
+    """Queue polls per second, over the time the citizens were polling."""
+    started = [t.started for o in outcomes for t in o.timings if t.step == "queue_poll"]
+    span = (max(started) - min(started) if started else 0) or 1
+    return round(len(started) / span, 1)
+
+
+def write_results(report: dict, outcomes) -> str:
+    """bench/results/<stamp>.json and .png; returns the stamp."""
     stamp = time.strftime("%Y%m%dT%H%M%S")
     (RESULTS / f"{stamp}.json").write_text(json.dumps(report, indent=2))
     chart(outcomes, RESULTS / f"{stamp}.png")
-    print_table(report, stamp)
-    if any(broken.values()) or report["http_5xx"]:
-        print("INVARIANT BROKEN:", {k: v for k, v in broken.items() if v}, file=sys.stderr)
+    return stamp
+
+
+def verdict(report: dict) -> int:
+    """The exit status: 1 when an invariant is broken or the site answered a 5xx."""
+    broken = {k: v for k, v in report["invariants"].items() if v}
+    if broken or report["http_5xx"]:
+        print("INVARIANT BROKEN:", broken, f"HTTP 5xx: {report['http_5xx']}", file=sys.stderr)
         return 1
     return 0
 
@@ -531,7 +630,8 @@ def print_table(r: dict, stamp: str) -> None:
             f"{p.get('p99_ms', ''):>10}"
         )
     print(
-        f"  errors: {r['errors'] or 'none'}; overbooked {r['overbooked']}; lost {r['lost']}; "
+        f"  errors: {r['errors'] or 'none'} (connections lost and retried: "
+        f"{r['connection_retries']}); overbooked {r['overbooked']}; lost {r['lost']}; "
         f"invariants {r['invariants']}"
     )
     print(f"  written: bench/results/{stamp}.json and .png")

@@ -5,6 +5,8 @@ from urllib.parse import parse_qs, urlparse
 from django.test import Client
 from django.urls import reverse
 
+from bookings import services
+from bookings.models import Booking
 from clinics.models import Slot
 
 
@@ -42,3 +44,13 @@ def walk_to_review(client: Client, slot: Slot, *, rrn: str, name="Kim Minsu") ->
 
 def submit(client: Client, review_url: str):
     return client.post(review_url, {"t": token_of(review_url)})
+
+
+def submit_and_confirm(client: Client, review_url: str) -> Booking:
+    """Book at the review step, then confirm the booking as the worker would."""
+    response = submit(client, review_url)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    public_id = urlparse(response["Location"]).path.rstrip("/").rsplit("/", 1)[1]
+    booking = services.confirm_booking(Booking.objects.get(public_id=public_id).pk)
+    assert booking.status == Booking.Status.CONFIRMED
+    return booking

@@ -2,11 +2,13 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from bookings import services
 from bookings.models import Booking
 from bookings.tests.factories import BookingFactory
+from campaigns.windows import format_kst
 from clinics.tests.factories import SlotFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +26,18 @@ def slot():
     return SlotFactory(capacity=2)
 
 
+def _create(campaign_slug: str) -> str:
+    return reverse("api:booking-create", kwargs={"campaign": campaign_slug})
+
+
+def _availability(slot) -> str:
+    return reverse("api:availability", kwargs={"campaign": slot.campaign.slug})
+
+
+def _status(public_id: str) -> str:
+    return reverse("api:booking-status", kwargs={"public_id": public_id})
+
+
 def _book(api, target, **overrides):
     body = {
         "name": "Kim Minsu",
@@ -32,11 +46,11 @@ def _book(api, target, **overrides):
         "slot": target.pk,
         **overrides,
     }
-    return api.post(f"/api/campaigns/{target.campaign.slug}/bookings/", body, format="json")
+    return api.post(_create(target.campaign.slug), body, format="json")
 
 
 def test_campaigns_are_listed_with_their_state(api, slot):
-    response = api.get("/api/campaigns/")
+    response = api.get(reverse("api:campaigns"))
     assert response.status_code == 200
     [campaign] = response.json()
     assert campaign["slug"] == slot.campaign.slug and campaign["state"] == "open"
@@ -46,8 +60,7 @@ def test_availability_shows_places_left(api, slot):
     BookingFactory(slot=slot)
     services.confirm_booking(Booking.objects.get().pk)
     response = api.get(
-        f"/api/campaigns/{slot.campaign.slug}/availability/",
-        {"clinic": slot.clinic.code, "date": slot.date.isoformat()},
+        _availability(slot), {"clinic": slot.clinic.code, "date": slot.date.isoformat()}
     )
     assert response.status_code == 200
     assert response.json()["slots"] == [
@@ -62,15 +75,9 @@ def test_availability_shows_places_left(api, slot):
 
 
 def test_availability_with_bad_parameters_is_400(api, slot):
-    response = api.get(
-        f"/api/campaigns/{slot.campaign.slug}/availability/",
-        {"clinic": slot.clinic.code, "date": "2021-02-30"},
-    )
+    response = api.get(_availability(slot), {"clinic": slot.clinic.code, "date": "2021-02-30"})
     assert response.status_code == 400 and "date" in response.json()
-    response = api.get(
-        f"/api/campaigns/{slot.campaign.slug}/availability/",
-        {"clinic": "nope", "date": "2030-01-01"},
-    )
+    response = api.get(_availability(slot), {"clinic": "nope", "date": "2030-01-01"})
     assert response.status_code == 404
 
 
@@ -81,7 +88,7 @@ def test_create_returns_a_pending_booking_then_its_status(api, slot):
     assert data["status"] == "pending" and data["rrn"] == "620714-1******"
     assert "1234567" not in response.content.decode()
     services.confirm_booking(Booking.objects.get().pk)
-    status = api.get(f"/api/bookings/{data['id']}/").json()
+    status = api.get(_status(data["id"])).json()
     assert status["status"] == "confirmed" and len(status["code"]) == 8
 
 
@@ -115,11 +122,7 @@ def test_refusals_are_explained(api, slot):
 
 
 def test_malformed_json_is_400(api, slot):
-    response = api.post(
-        f"/api/campaigns/{slot.campaign.slug}/bookings/",
-        "{not json",
-        content_type="application/json",
-    )
+    response = api.post(_create(slot.campaign.slug), "{not json", content_type="application/json")
     assert response.status_code == 400
 
 
@@ -127,10 +130,13 @@ def test_outside_the_window_the_api_is_403_json_with_the_opening_time(api, slot)
     with time_machine.travel(slot.campaign.opens_at - timedelta(seconds=1), tick=False):
         response = _book(api, slot)
     assert response.status_code == 403
-    assert response.json()["state"] == "scheduled" and "KST" in response.json()["detail"]
+    answer = response.json()
+    assert answer["state"] == "scheduled"
+    assert answer["opens_at"] == slot.campaign.opens_at.isoformat()
+    assert format_kst(slot.campaign.opens_at) in answer["detail"]  # said in Korea time
     assert Booking.objects.count() == 0
 
 
 def test_unknown_campaign_or_booking_is_404(api):
-    assert api.post("/api/campaigns/nope/bookings/", {}, format="json").status_code == 404
-    assert api.get("/api/bookings/6f1c3a56-9c43-4b7e-8d0c-3d8f3f0d9a11/").status_code == 404
+    assert api.post(_create("nope"), {}, format="json").status_code == 404
+    assert api.get(_status("6f1c3a56-9c43-4b7e-8d0c-3d8f3f0d9a11")).status_code == 404

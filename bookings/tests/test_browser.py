@@ -7,6 +7,7 @@ Screenshots of every page land in ``test-artifacts/browser/`` (not committed).
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
@@ -18,7 +19,7 @@ from bookings.models import Booking
 from campaigns import services, waiting_room
 from campaigns.models import BookingWindow
 from campaigns.tests.factories import CampaignFactory
-from campaigns.windows import format_kst
+from campaigns.windows import describe, format_kst, windows_of
 from clinics.tests.factories import ClinicFactory, SlotFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -71,6 +72,10 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def in_the_queue(page, campaign) -> bool:
+    return urlparse(page.url).path == reverse("campaigns:queue", kwargs={"campaign": campaign.slug})
+
+
 def test_a_citizen_waits_for_the_opening_is_admitted_and_books_for_a_parent(
     live_server, page, start_worker
 ):
@@ -83,8 +88,9 @@ def test_a_citizen_waits_for_the_opening_is_admitted_and_books_for_a_parent(
     slot = SlotFactory(campaign=campaign, clinic=clinic, capacity=5)
     start_worker(VAXBOOK_QUEUE_DRAW_GRACE="1")
 
-    page.goto(live_server.url + reverse("bookings:start", kwargs={"campaign": campaign.slug}))
-    assert "/queue/" in page.url
+    start = live_server.url + reverse("bookings:start", kwargs={"campaign": campaign.slug})
+    page.goto(start)
+    assert in_the_queue(page, campaign)
     # The page solves the proof of work by itself and takes a place: the waiting card.
     playwright.expect(page.locator("[data-show=before_opening]")).to_be_visible(timeout=20_000)
     assert page.context.cookies() and any(
@@ -94,7 +100,7 @@ def test_a_citizen_waits_for_the_opening_is_admitted_and_books_for_a_parent(
     shot(page, "1-1-before-opening")
 
     # The page polls by itself: drawn at the opening, admitted, then on to step 1.
-    page.wait_for_url(f"**/book/{campaign.slug}/", timeout=45_000)
+    page.wait_for_url(start, timeout=45_000)
     assert timezone.now() >= opening
     shot(page, "1-2-identify")
     page.fill("#id_name", "김순자")
@@ -102,17 +108,20 @@ def test_a_citizen_waits_for_the_opening_is_admitted_and_books_for_a_parent(
     page.fill("#id_phone", "010-2345-6789")
     page.click("button[type=submit]")
 
-    page.click("text=Seoul")
-    page.click("text=Jongno-gu Health Center")
-    page.click(f"text={slot.date:%a %-d %b %Y}")
+    # region, clinic, day: the links that choose them
+    page.click('a[href$="region=Seoul"]')
+    page.click(f'a[href$="clinic={clinic.code}"]')
+    page.click(f'a[href$="clinic={clinic.code}&date={slot.date:%Y-%m-%d}"]')
     shot(page, "1-3-choose")
-    page.check("input[name=slot]")
+    page.check(f'input[name=slot][value="{slot.pk}"]')
     page.click("form.card button[type=submit]")
     playwright.expect(page.get_by_text("620714-2******")).to_be_visible()
     shot(page, "1-4-review")
-    page.click("text=Book this time")
+    page.click("#book-this-time button[type=submit]")
 
-    playwright.expect(page.get_by_text("Booking confirmed")).to_be_visible(timeout=45_000)
+    # the status page updates by itself until the worker has confirmed
+    confirmed = page.locator('#booking[data-status="confirmed"]')
+    playwright.expect(confirmed).to_be_visible(timeout=45_000)
     booking = Booking.objects.get()
     assert booking.status == Booking.Status.CONFIRMED and booking.admission_pass
     playwright.expect(page.locator("#booking-code")).to_have_text(booking.code)
@@ -126,7 +135,7 @@ def test_a_direct_link_to_step_two_never_shows_a_form(live_server, page):
     step_two = reverse("bookings:choose", kwargs={"campaign": scheduled.slug}) + "?t=copied"
 
     page.goto(live_server.url + step_two)  # pasted before the opening
-    assert "/queue/" in page.url
+    assert in_the_queue(page, scheduled)
     playwright.expect(page.locator("[data-show=before_opening]")).to_be_visible(timeout=20_000)
     assert page.locator(FORM_FIELDS).count() == 0
     shot(page, "2-1-deep-link-before-opening")
@@ -139,7 +148,7 @@ def test_a_direct_link_to_step_two_never_shows_a_form(live_server, page):
         waiting_room.issue_ticket(config, arrived=now, now=now)
     step_two = reverse("bookings:choose", kwargs={"campaign": running.slug}) + "?t=copied"
     page.goto(live_server.url + step_two)  # after the opening, without a pass
-    assert "/queue/" in page.url
+    assert in_the_queue(page, running)
     playwright.expect(page.locator("#queue-position")).to_have_text("6", timeout=20_000)
     assert page.locator(FORM_FIELDS).count() == 0
     shot(page, "2-2-deep-link-without-pass")
@@ -151,7 +160,7 @@ def test_a_direct_link_to_step_two_never_shows_a_form(live_server, page):
         live_server.url + reverse("bookings:choose", kwargs={"campaign": closed.slug})
     )
     assert response.status == 403
-    playwright.expect(page.get_by_text("Booking is closed")).to_be_visible()
+    playwright.expect(page.locator('#window-closed[data-state="closed"]')).to_be_visible()
     assert page.locator(FORM_FIELDS).count() == 0
     shot(page, "2-3-deep-link-after-close")
     assert Booking.objects.count() == 0
@@ -179,8 +188,12 @@ def test_a_person_whose_staggered_window_is_tomorrow_is_told_so(live_server, pag
     page.fill("#id_rrn", "6207102234567")
     page.fill("#id_phone", "01034567890")
     page.click("button[type=submit]")
-    playwright.expect(page.get_by_text("birth dates ending in 0")).to_be_visible()
-    playwright.expect(page.get_by_text(format_kst(tomorrow.opens_at), exact=False)).to_be_visible()
+    # refused: the window is not open for this person; which one is theirs, and when it opens
+    playwright.expect(page.locator('form[data-refusal="window_closed"]')).to_be_visible()
+    [theirs] = [w for w in windows_of(campaign) if w.opens_at == tomorrow.opens_at]
+    refusal = page.locator(".errorlist.nonfield")
+    playwright.expect(refusal).to_contain_text(describe(theirs))
+    playwright.expect(refusal).to_contain_text(format_kst(tomorrow.opens_at))
     assert page.locator("input[name=slot]").count() == 0
     shot(page, "3-1-window-tomorrow")
     assert Booking.objects.count() == 0

@@ -113,6 +113,15 @@ def test_the_sweep_decides_bookings_whose_message_was_lost():
 
 
 def test_cancelling_a_past_appointment_is_refused():
-    booking = BookingFactory(slot=SlotFactory(date=timezone.localdate() - timedelta(days=1)))
-    with pytest.raises(services.NotCancellable, match="already taken place"):
-        services.cancel_booking(booking.pk)
+    booking = services.confirm_booking(BookingFactory(slot=SlotFactory(capacity=2)).pk)
+    the_day_after = timezone.now() + timedelta(days=3)  # the slot is in two days
+
+    # an active booking: only the appointment's day can refuse it
+    with pytest.raises(services.NotCancellable):
+        services.cancel_booking(booking.pk, now=the_day_after)
+
+    booking.refresh_from_db()
+    booking.slot.refresh_from_db()
+    assert (booking.status, booking.slot.booked) == (Booking.Status.CONFIRMED, 1)
+    # before its day, the same booking is cancelled and its place given back
+    assert services.cancel_booking(booking.pk).status == Booking.Status.CANCELLED

@@ -443,7 +443,7 @@ def test_fifty_simultaneous_submissions_for_one_person_make_one_booking(settings
     settings.VAXBOOK_THROTTLE_PER_PERSON = 1000
     settings.VAXBOOK_THROTTLE_PER_ADDRESS = 1000
     [slot] = _slots([10])
-    url = f"/api/campaigns/{slot.campaign.slug}/bookings/"
+    url = reverse("api:booking-create", kwargs={"campaign": slot.campaign.slug})
     body = json.dumps(
         {"name": "Kim Minsu", "rrn": "620714-1234567", "phone": "010-1234-5678", "slot": slot.pk}
     )

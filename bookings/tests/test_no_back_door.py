@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from bookings.models import Booking
 from bookings.tests.factories import BookingFactory
@@ -84,7 +84,7 @@ def test_the_booking_steps_and_the_api_write_are_guarded():
 
 
 def test_the_admin_cannot_create_bookings(admin_client):
-    assert admin_client.get("/admin/bookings/booking/add/").status_code == 403
+    assert admin_client.get(reverse("admin:bookings_booking_add")).status_code == 403
 
 
 def _guarded_urls(campaign, rejected):

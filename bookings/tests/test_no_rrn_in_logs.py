@@ -45,7 +45,7 @@ def test_a_whole_booking_leaves_no_registration_number_in_the_logs(caplog, setti
     client.post(reverse("bookings:cancel", kwargs={"public_id": booking.public_id}))
     api = Client()
     api.post(
-        f"/api/campaigns/{slug}/bookings/",
+        reverse("api:booking-create", kwargs={"campaign": slug}),
         {"name": "Kim", "rrn": RRN, "phone": "1", "slot": slot.pk},
         content_type="application/json",
     )

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from bookings.models import Booking
@@ -31,17 +32,17 @@ def opened():
 
 def test_each_step_of_a_booking_costs_a_fixed_number_of_queries(opened, django_assert_num_queries):
     client = Client()
-    slug = opened.slug
+    start = reverse("bookings:start", kwargs={"campaign": opened.slug})
     join(client, opened)  # ticket and pass; warms the cached configuration
     with django_assert_num_queries(0):
-        client.get(f"/queue/{slug}/status/")
+        client.get(reverse("campaigns:queue-status", kwargs={"campaign": opened.slug}))
     with django_assert_num_queries(2):  # campaign + its windows
-        assert client.get(f"/book/{slug}/").status_code == 200
+        assert client.get(start).status_code == 200
     # + is this person on the pass already; binding them to it under the pass's lock (a
     # savepoint, the pass's row, its holders, the new holder); already booked?
     with django_assert_num_queries(10):
         response = client.post(
-            f"/book/{slug}/", {"name": "Kim", "rrn": "620714-1234567", "phone": "01012345678"}
+            start, {"name": "Kim", "rrn": "620714-1234567", "phone": "01012345678"}
         )
     choose = response["Location"]
     # The region, clinic and day lists are cached for a few seconds (clinics.selectors): the

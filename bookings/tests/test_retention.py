@@ -230,7 +230,8 @@ def test_anonymised_bookings_still_render_on_the_status_page_roster_and_admin(ol
     staff = Client()
     staff.force_login(member.user)
     roster = staff.get(
-        f"/staff/clinics/{clinic.code}/roster.csv", {"date": confirmed.slot.date.isoformat()}
+        reverse("clinics:roster", kwargs={"code": clinic.code, "file_format": "csv"}),
+        {"date": confirmed.slot.date.isoformat()},
     )
     assert roster.status_code == 200
     assert roster.content.startswith(codecs.BOM_UTF8)

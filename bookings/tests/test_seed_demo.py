@@ -14,6 +14,7 @@ from clinics.models import Clinic, Slot, StaffMembership
 
 pytestmark = pytest.mark.django_db
 
+# Literal on purpose: the addresses the command prints for a person to paste into a browser.
 URLS = [
     "http://127.0.0.1:8000/\n",
     "http://127.0.0.1:8000/admin/\n",
@@ -96,8 +97,9 @@ def test_the_printed_logins_work(tmp_path, client):
     # clinic staff read their own clinic's rosters, never every clinic's bookings in the admin
     assert client.get(reverse("admin:bookings_booking_changelist")).status_code == 403
     assert client.get(reverse("admin:campaigns_campaign_add")).status_code == 403
-    assert client.get("/staff/clinics/seoul-01/roster.csv").status_code == 200
-    assert client.get("/staff/clinics/busan-01/roster.csv").status_code == 403
+    for code, status in (("seoul-01", 200), ("busan-01", 403)):
+        roster = reverse("clinics:roster", kwargs={"code": code, "file_format": "csv"})
+        assert client.get(roster).status_code == status
     membership = StaffMembership.objects.get(user__username="clinic")
     assert membership.clinic.code == "seoul-01"
 

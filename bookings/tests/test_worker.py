@@ -28,12 +28,12 @@ def _wait_until_decided(booking_id: int, process, deadline_s: float = 60) -> Boo
 
 def test_submit_then_the_worker_confirms_one_and_rejects_the_other(start_worker):
     slot = SlotFactory(capacity=1)
-    SlotFactory(campaign=slot.campaign, clinic=slot.clinic, start_time="11:00", capacity=4)
+    later = SlotFactory(campaign=slot.campaign, clinic=slot.clinic, start_time="11:00", capacity=4)
     first, second = Client(), Client()
     # Both reach the last place before any confirmation: the worker decides who gets it.
     first_status = submit(first, walk_to_review(first, slot, rrn="620714-1234567"))["Location"]
     second_status = submit(second, walk_to_review(second, slot, rrn="630303-2345678"))["Location"]
-    assert "being confirmed" in first.get(first_status).content.decode()
+    assert 'id="booking" data-status="pending"' in first.get(first_status).content.decode()
     early, late = Booking.objects.order_by("requested_at", "pk")
 
     worker = start_worker()
@@ -44,9 +44,11 @@ def test_submit_then_the_worker_confirms_one_and_rejects_the_other(start_worker)
     assert slot.booked == 1
 
     page = first.get(first_status).content.decode()
-    assert "Booking confirmed" in page and early.code in page
-    page = second.get(second_status).content.decode()
-    assert "This time filled up" in page and "11:00" in page
+    assert 'id="booking" data-status="confirmed"' in page
+    assert f'id="booking-code">{early.code}</strong>' in page
+    rejected = second.get(second_status)
+    assert 'data-status="rejected" data-reject-reason="slot_full"' in rejected.content.decode()
+    assert rejected.context["alternatives"] == [later]  # the 11:00 slot, offered instead
     worker_log = Path(worker.log_path).read_text()
     assert "confirmed" in worker_log  # the worker logs its work...
     assert "1234567" not in worker_log and "2345678" not in worker_log  # ...never an RRN

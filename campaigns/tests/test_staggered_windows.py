@@ -4,9 +4,13 @@ from datetime import date, timedelta
 
 import pytest
 import time_machine
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.forms.forms import NON_FIELD_ERRORS
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from bookings import services as booking_services
 from bookings.models import Booking
@@ -14,8 +18,16 @@ from bookings.tests.factories import BookingFactory
 from bookings.tests.flow import identify, submit, walk_to_review
 from campaigns import services
 from campaigns.models import BookingWindow
+from campaigns.tests.admin_forms import campaign_form, campaign_page
 from campaigns.tests.factories import CampaignFactory
-from campaigns.windows import WindowState, format_kst, window_state
+from campaigns.windows import (
+    WindowState,
+    closed_message,
+    describe,
+    format_kst,
+    window_state,
+    windows_of,
+)
 from clinics.tests.factories import SlotFactory
 
 pytestmark = pytest.mark.django_db
@@ -71,9 +83,15 @@ def test_a_narrower_birth_date_range(today_window):
 def test_the_person_whose_window_is_tomorrow_is_told_which_and_when(client, today_window):
     campaign, _, zeros = today_window
     response = identify(client, campaign.slug, rrn=BORN_ON_10TH)
-    page = response.content.decode()
     assert response.status_code == 200
-    assert "birth dates ending in 0" in page and format_kst(zeros.opens_at) in page
+    form = response.context["form"]
+    assert form.has_error(NON_FIELD_ERRORS, "window_closed")
+    [said] = form.non_field_errors()
+    assert said == closed_message(campaign, WindowState.SCHEDULED, birth_date=date(1962, 7, 10))
+    [tomorrows] = [w for w in windows_of(campaign) if w.opens_at == zeros.opens_at]
+    assert describe(tomorrows) in said and format_kst(zeros.opens_at) in said  # which, and when
+    page = response.content.decode()
+    assert 'data-refusal="window_closed"' in page and escape(said) in page
     assert "booking_flow" not in client.session
 
 
@@ -112,7 +130,11 @@ def test_a_person_inside_the_flow_when_their_window_closes_cannot_submit(client,
     with time_machine.travel(nines.closes_at + timedelta(seconds=1), tick=False):
         response = submit(client, review)
     assert response.status_code == 403
-    assert "has closed" in response.content.decode()
+    # the person's own window has closed, not the campaign's: said as such
+    assert 'id="window-closed" data-state="closed"' in response.content.decode()
+    told = response.context["message"]
+    assert told == closed_message(campaign, WindowState.CLOSED, birth_date=date(1962, 7, 19))
+    assert told != closed_message(campaign, WindowState.CLOSED)
     assert Booking.objects.count() == 0
 
 
@@ -149,10 +171,8 @@ def test_a_campaign_without_windows_has_no_gaps():
 
 
 def test_the_admin_warns_about_a_gap_and_shows_the_timeline(admin_client, today_window):
-    from campaigns.tests.test_admin import _campaign_form
-
     campaign, nines, zeros = today_window
-    url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    url = campaign_page(campaign)
     page = admin_client.get(url).content.decode()
     assert "Ending in 9" in page and "Ending in 0" in page and format_kst(zeros.opens_at) in page
 
@@ -160,9 +180,8 @@ def test_the_admin_warns_about_a_gap_and_shows_the_timeline(admin_client, today_
         timezone.localtime(campaign.opens_at),
         timezone.localtime(campaign.closes_at),
     )
-    form = _campaign_form(
-        name=campaign.name,
-        slug=campaign.slug,
+    form = campaign_form(
+        campaign,
         opens_at_0=local_open.date().isoformat(),
         opens_at_1=local_open.time().isoformat(),
         closes_at_0=local_close.date().isoformat(),
@@ -185,19 +204,22 @@ def test_the_admin_warns_about_a_gap_and_shows_the_timeline(admin_client, today_
         )
     response = admin_client.post(url, form, follow=True)
     assert response.status_code == 200
-    assert "no booking window covers part of the cohort" in response.content.decode()
+    # part of the cohort is in no window, and no window reaches outside the campaign's own:
+    # the one warning is the gap's
+    assert services.uncovered_birth_dates(campaign)
+    assert all(w.opens_at >= campaign.opens_at for w in (nines, zeros))
+    assert all(w.closes_at <= campaign.closes_at for w in (nines, zeros))
+    levels = [message.level for message in response.context["messages"]]
+    assert levels.count(messages.WARNING) == 1
 
 
 def test_an_inline_window_that_closes_before_it_opens_is_a_form_error(admin_client, today_window):
-    from campaigns.tests.test_admin import _campaign_form
-
     campaign, _, _ = today_window
     BookingWindow.objects.filter(campaign=campaign).delete()
-    url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    url = campaign_page(campaign)
     local_open = timezone.localtime(campaign.opens_at)
-    form = _campaign_form(
-        name=campaign.name,
-        slug=campaign.slug,
+    form = campaign_form(
+        campaign,
         opens_at_0=local_open.date().isoformat(),
         opens_at_1=local_open.time().isoformat(),
         **{"windows-TOTAL_FORMS": "1"},
@@ -212,11 +234,15 @@ def test_an_inline_window_that_closes_before_it_opens_is_a_form_error(admin_clie
     )
     response = admin_client.post(url, form)
     assert response.status_code == 200
-    assert "must close after it opens" in response.content.decode()
+    [windows] = response.context["inline_admin_formsets"]
+    with pytest.raises(ValidationError) as refused:  # the window's own rule says
+        BookingWindow(opens_at=campaign.closes_at, closes_at=campaign.opens_at).clean()
+    assert windows.formset.errors == [{"closes_at": refused.value.message_dict["closes_at"]}]
+    assert escape(refused.value.message_dict["closes_at"][0]) in response.content.decode()
     assert not BookingWindow.objects.filter(campaign=campaign).exists()
 
 
 def test_home_lists_a_campaign_open_in_one_of_its_windows(today_window):
     campaign, _, _ = today_window
-    page = Client().get("/").content.decode()
+    page = Client().get(reverse("home")).content.decode()
     assert reverse("bookings:start", kwargs={"campaign": campaign.slug}) in page

@@ -33,7 +33,8 @@ def test_before_opening_the_form_is_refused_with_the_opening_time_in_kst(client)
         response = client.get(reverse("bookings:start", kwargs={"campaign": campaign.slug}))
     assert response.status_code == 403
     body = response.content.decode()
-    assert "not open yet" in body
+    assert 'id="window-closed" data-state="scheduled"' in body
+    assert response.context["opens_at_kst"] == format_kst(campaign.opens_at)
     assert format_kst(campaign.opens_at) in body
     assert "<form" not in body
 
@@ -43,7 +44,7 @@ def test_after_closing_the_form_is_refused_as_closed(client):
     with time_machine.travel(campaign.closes_at + timedelta(seconds=1), tick=False):
         response = client.get(reverse("bookings:start", kwargs={"campaign": campaign.slug}))
     assert response.status_code == 403
-    assert "Booking is closed" in response.content.decode()
+    assert 'id="window-closed" data-state="closed"' in response.content.decode()
     assert "<form" not in response.content.decode()
 
 

@@ -1,22 +1,28 @@
+import re
 import threading
 import time as clock
 from datetime import date, time
 
 import pytest
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
-from django.db import connection
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection
 from django.db.models import F
+from django.forms.forms import NON_FIELD_ERRORS
 from django.urls import reverse
+from django.utils.html import escape
 
 from bookings.models import Booking
 from bookings.tests.factories import BookingFactory
 from campaigns.tests.factories import CampaignFactory
 from clinics import admin as clinics_admin
-from clinics.admin import SlotAdmin
+from clinics.admin import GenerateSlotsForm, SlotAdmin
 from clinics.models import Slot
+from clinics.services import generate_slots
+from clinics.tests.admin_forms import slot_form, slot_page
 from clinics.tests.factories import ClinicFactory, SlotFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +52,25 @@ def _apply(clinics, campaign, **overrides) -> dict:
     }
     data.update(overrides)
     return data
+
+
+def _messages(response) -> list[tuple[int, str]]:
+    return [(message.level, str(message)) for message in response.context["messages"]]
+
+
+def _errors_shown(response, field: str) -> list[ValidationError]:
+    """The form's errors on ``field`` (NON_FIELD_ERRORS: the form's own), each shown."""
+    form = response.context["form"]
+    html = response.content.decode()
+    assert all(escape(message) in html for message in form.errors[field])
+    return form.errors.as_data()[field]
+
+
+def _capacity_refusal(*, capacity: int, booked: int) -> list[str]:
+    """What the slot's own rule (``Slot.clean``) says of this capacity."""
+    with pytest.raises(ValidationError) as refused:
+        Slot(capacity=capacity, booked=booked).clean()
+    return refused.value.message_dict["capacity"]
 
 
 def _staff_user(*codenames: str):
@@ -80,37 +105,61 @@ def test_generates_the_slots_and_says_how_many(admin_client):
     # 2 clinics x 2 days x 6 half-hours from 09:00 to 11:30
     assert Slot.objects.count() == 24
     assert set(Slot.objects.values_list("clinic", flat=True)) == {c.pk for c in clinics}
-    assert "24 slots created" in response.content.decode()
+    [(level, said)] = _messages(response)
+    # the numbers it gives, besides the campaign's name: the slots created, the clinics
+    assert level == messages.SUCCESS
+    assert sorted(re.findall(r"\d+", said.replace(str(campaign), ""))) == ["2", "24"]
 
     response = admin_client.post(CLINICS, _apply(clinics, campaign), follow=True)
 
     assert Slot.objects.count() == 24
-    assert "0 slots created" in response.content.decode()
+    [(level, said)] = _messages(response)
+    assert level == messages.SUCCESS
+    assert sorted(re.findall(r"\d+", said.replace(str(campaign), ""))) == ["0", "2"]
 
 
 @pytest.mark.parametrize(
-    ("overrides", "error"),
+    ("overrides", "field", "code", "limit"),
     [
-        ({"interval_minutes": "0"}, "at least one minute"),
-        ({"first_day": "2030-05-02", "last_day": "2030-05-01"}, "last day is before the first"),
-        ({"capacity": "0"}, "capacity of at least one"),
-        ({"day_ends": "08:00"}, "end after it starts"),
-        ({"first_day": "not a date"}, "Enter a valid date."),
-        ({"interval_minutes": ""}, "This field is required."),
+        ({"interval_minutes": "0"}, "interval_minutes", "min_value", 1),
+        ({"capacity": "0"}, "capacity", "min_value", 1),
+        ({"first_day": "not a date"}, "first_day", "invalid", None),
+        ({"interval_minutes": ""}, "interval_minutes", "required", None),
         # Too big for the database: a form error, not a 500 (DataError, OverflowError).
-        ({"capacity": "99999999999"}, "at most 10000 people"),
-        ({"capacity": "10001"}, "at most 10000 people"),
-        ({"interval_minutes": "10000000000"}, "at most 1440 minutes"),
-        ({"interval_minutes": "1441"}, "at most 1440 minutes"),
+        ({"capacity": "99999999999"}, "capacity", "max_value", 10000),
+        ({"capacity": "10001"}, "capacity", "max_value", 10000),
+        ({"interval_minutes": "10000000000"}, "interval_minutes", "max_value", 1440),
+        ({"interval_minutes": "1441"}, "interval_minutes", "max_value", 1440),
     ],
 )
-def test_bad_input_shows_the_form_again_with_the_error(admin_client, overrides, error):
+def test_bad_input_shows_the_form_again_with_the_error(admin_client, overrides, field, code, limit):
     clinic = ClinicFactory()
 
     response = admin_client.post(CLINICS, _apply([clinic], CampaignFactory(), **overrides))
 
     assert response.status_code == 200
-    assert error in response.content.decode()
+    [error] = _errors_shown(response, field)
+    assert error.code == code
+    if limit is not None:  # the bound it names
+        assert error.params["limit_value"] == limit
+    assert not Slot.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"first_day": "2030-05-02", "last_day": "2030-05-01"}, {"day_ends": "08:00"}],
+)
+def test_input_the_service_refuses_shows_the_form_again_with_its_refusal(admin_client, overrides):
+    clinic, campaign = ClinicFactory(), CampaignFactory()
+    asked = GenerateSlotsForm(_apply([clinic], campaign, **overrides))
+    assert asked.is_valid()  # the form lets it through: the rule is the service's
+    with pytest.raises(ValueError) as refused:
+        generate_slots(clinics=[clinic], **asked.cleaned_data)
+
+    response = admin_client.post(CLINICS, _apply([clinic], campaign, **overrides))
+
+    assert response.status_code == 200
+    assert [e.message for e in _errors_shown(response, NON_FIELD_ERRORS)] == [str(refused.value)]
     assert not Slot.objects.exists()
 
 
@@ -146,7 +195,9 @@ def test_slot_capacity_cannot_go_below_the_places_booked(admin_client):
     response = admin_client.post(url, data)
 
     assert response.status_code == 200
-    assert "4 places are already booked" in response.content.decode()
+    form = response.context["adminform"].form
+    assert form.errors["capacity"] == _capacity_refusal(capacity=3, booked=4)
+    assert escape(form.errors["capacity"][0]) in response.content.decode()
     slot.refresh_from_db()
     assert slot.capacity == 6
 
@@ -176,23 +227,6 @@ def test_slots_can_be_found_by_clinic_code(admin_client):
     response = admin_client.get(reverse("admin:clinics_slot_changelist"), {"q": "busan-07"})
 
     assert list(response.context["cl"].result_list) == [wanted]
-
-
-def _slot_page(slot: Slot) -> str:
-    return reverse("admin:clinics_slot_change", args=[slot.pk])
-
-
-def _slot_form(slot: Slot, **overrides) -> dict:
-    """What the slot page posts when the official changes only ``overrides``."""
-    data = {
-        "clinic": slot.clinic_id,
-        "campaign": slot.campaign_id,
-        "date": slot.date.isoformat(),
-        "start_time": slot.start_time.strftime("%H:%M:%S"),
-        "capacity": str(slot.capacity),
-    }
-    data.update(overrides)
-    return data
 
 
 def _confirm_one(slot_id: int) -> int:
@@ -226,11 +260,11 @@ def confirmation_after_the_admin_reads(monkeypatch):
 
 def test_a_confirmation_made_while_the_page_was_open_is_kept(admin_client):
     slot = SlotFactory(capacity=6, booked=4)
-    data = _slot_form(slot)
-    admin_client.get(_slot_page(slot))
+    data = slot_form(slot)
+    admin_client.get(slot_page(slot))
     assert _confirm_one(slot.pk) == 1
 
-    response = admin_client.post(_slot_page(slot), {**data, "capacity": "8"})
+    response = admin_client.post(slot_page(slot), {**data, "capacity": "8"})
 
     assert response.status_code == 302
     slot.refresh_from_db()
@@ -242,7 +276,7 @@ def test_a_confirmation_between_the_admins_read_and_its_write_is_kept(
 ):
     slot = SlotFactory(capacity=6, booked=4)
 
-    response = admin_client.post(_slot_page(slot), _slot_form(slot, capacity="8"))
+    response = admin_client.post(slot_page(slot), slot_form(slot, capacity="8"))
 
     assert response.status_code == 302
     slot.refresh_from_db()
@@ -255,7 +289,7 @@ def test_control_saving_the_whole_row_loses_that_confirmation(
     _without_the_protection(monkeypatch)
     slot = SlotFactory(capacity=6, booked=4)
 
-    admin_client.post(_slot_page(slot), _slot_form(slot, capacity="8"))
+    admin_client.post(slot_page(slot), slot_form(slot, capacity="8"))
 
     slot.refresh_from_db()
     assert (slot.capacity, slot.booked) == (8, 4), "the fifth place was given but not counted"
@@ -267,10 +301,12 @@ def test_capacity_below_a_place_booked_meanwhile_is_refused_and_nothing_changes(
     slot = SlotFactory(capacity=6, booked=4)
 
     # Fine for the 4 places the official saw, not for the 5 booked by the time it is saved.
-    response = admin_client.post(_slot_page(slot), _slot_form(slot, capacity="4"))
+    response = admin_client.post(slot_page(slot), slot_form(slot, capacity="4"))
 
     assert response.status_code == 200
-    assert "5 places are already booked" in response.content.decode()
+    form = response.context["adminform"].form
+    assert form.errors["capacity"] == _capacity_refusal(capacity=4, booked=5)
+    assert escape(form.errors["capacity"][0]) in response.content.decode()
     slot.refresh_from_db()
     assert (slot.capacity, slot.booked) == (6, 5)
 
@@ -301,7 +337,7 @@ def _post_while_a_worker_confirms(client, monkeypatch, slot: Slot, data: dict) -
         save(self, request, obj, form, change)
 
     monkeypatch.setattr(SlotAdmin, "save_model", save_model)
-    response = client.post(_slot_page(slot), data)
+    response = client.post(slot_page(slot), data)
     assert response.status_code == 302
     worker.join(timeout=10)
     assert not worker.is_alive()
@@ -321,7 +357,7 @@ def test_a_confirmation_racing_a_lower_capacity_waits_and_then_finds_the_slot_fu
     slot = SlotFactory(capacity=6, booked=5)
 
     updated = _post_while_a_worker_confirms(
-        admin_client, monkeypatch, slot, _slot_form(slot, capacity="5")
+        admin_client, monkeypatch, slot, slot_form(slot, capacity="5")
     )
 
     assert updated == 0
@@ -335,7 +371,7 @@ def test_control_without_the_lock_the_racing_confirmation_is_lost(admin_client, 
     slot = SlotFactory(capacity=6, booked=5)
 
     updated = _post_while_a_worker_confirms(
-        admin_client, monkeypatch, slot, _slot_form(slot, capacity="5")
+        admin_client, monkeypatch, slot, slot_form(slot, capacity="5")
     )
 
     assert updated == 1, "the worker gave the sixth place"
@@ -359,7 +395,7 @@ def test_a_slot_without_bookings_can_be_moved(admin_client):
     slot = SlotFactory(capacity=6)
     moved = _moved()
 
-    response = admin_client.post(_slot_page(slot), _slot_form(slot, **moved))
+    response = admin_client.post(slot_page(slot), slot_form(slot, **moved))
 
     assert response.status_code == 302
     slot.refresh_from_db()
@@ -373,8 +409,8 @@ def test_a_slot_with_bookings_cannot_be_moved_but_its_capacity_can_change(admin_
     BookingFactory(slot=slot, status=status, code="ABCD2345")
     before = (slot.clinic_id, slot.campaign_id, slot.date, slot.start_time)
 
-    page = admin_client.get(_slot_page(slot))
-    response = admin_client.post(_slot_page(slot), _slot_form(slot, **_moved(), capacity="8"))
+    page = admin_client.get(slot_page(slot))
+    response = admin_client.post(slot_page(slot), slot_form(slot, **_moved(), capacity="8"))
 
     assert set(SCHEDULE) <= set(page.context["adminform"].readonly_fields)
     html = page.content.decode()
@@ -396,33 +432,40 @@ def _take_the_new_time(slot: Slot) -> None:
 
 
 @pytest.mark.parametrize(
-    ("meanwhile", "error"),
+    ("meanwhile", "conflict"),
     [
-        (_book, "The slot has bookings, so its clinic, campaign, date and start time"),
-        (_take_the_new_time, "conflicts with another one made at the same time"),
+        (_book, None),  # refused by the check: the slot now has a booking
+        (_take_the_new_time, IntegrityError),  # refused by the unique constraint
     ],
 )
 def test_a_change_refused_at_save_time_says_so_and_changes_nothing(
-    admin_client, monkeypatch, meanwhile, error
+    admin_client, monkeypatch, meanwhile, conflict
 ):
     slot = SlotFactory(capacity=6, date=date(2030, 5, 1), start_time=time(9, 0))
     change_slot = clinics_admin.change_slot
+    refusals = []
 
     def change_slot_after_the_race(slot_id, *, changes, actor):
         # After the form was validated: the page still offered the date, the new time was free.
         meanwhile(slot)
-        change_slot(slot_id, changes=changes, actor=actor)
+        try:
+            change_slot(slot_id, changes=changes, actor=actor)
+        except ValueError as refused:
+            refusals.append(refused)
+            raise
 
     monkeypatch.setattr(clinics_admin, "change_slot", change_slot_after_the_race)
 
     response = admin_client.post(
-        _slot_page(slot), _slot_form(slot, date="2031-01-02", capacity="8"), follow=True
+        slot_page(slot), slot_form(slot, date="2031-01-02", capacity="8"), follow=True
     )
 
-    assert response.redirect_chain == [(_slot_page(slot), 302)]
-    html = response.content.decode()
-    assert "The slot was not changed." in html and error in html
-    assert "was changed successfully" not in html
+    assert response.redirect_chain == [(slot_page(slot), 302)]
+    [refused] = refusals
+    assert type(refused.__cause__) is (conflict or type(None))
+    # only the refusal, as an error, with the service's reason; no "changed successfully"
+    [(level, said)] = _messages(response)
+    assert level == messages.ERROR and str(refused) in said
     slot.refresh_from_db()
     assert (slot.date, slot.capacity) == (date(2030, 5, 1), 6)
     assert not LogEntry.objects.exists()

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 pytestmark = pytest.mark.django_db
 
-LOGIN = "/admin/login/"
+LOGIN = reverse("admin-login")
 RIGHT = "the-right-password-1"
 # Each of these logs in as "official" (Django's login form strips spaces and applies NFKC),
 # so each must count as a guess at "official".

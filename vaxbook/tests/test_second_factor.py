@@ -15,7 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 pytestmark = pytest.mark.django_db
 
-LOGIN = "/admin/login/"
+LOGIN = reverse("admin-login")
 RIGHT = "the-right-password-1"
 SETUP = reverse("second-factor-setup")
 

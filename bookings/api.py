@@ -115,7 +115,8 @@ class BookingCreateView(APIView):
                 code = status.HTTP_409_CONFLICT
             elif isinstance(refused, PassFull | PassBeforeWindow):
                 code = status.HTTP_403_FORBIDDEN
-            return Response({"detail": refused.message, "code": refused.code}, status=code)
+            body = {"detail": refused.message, "code": refused.code, "reason": refused.reason}
+            return Response(body, status=code)
         booking = selectors.booking_by_public_id(booking.public_id)
         return Response(BookingStatusSerializer(booking).data, status=status.HTTP_202_ACCEPTED)
 

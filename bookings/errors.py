@@ -8,14 +8,21 @@ from campaigns.windows import format_kst
 
 
 class BookingRefused(Exception):
+    """A refusal: ``code`` names the kind (API clients and tests rely on it), ``reason`` the
+    particular rule within it (a short identifier, or "" where the kind has only one)."""
+
     code = "refused"
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, reason: str = ""):
         super().__init__(message)
         self.message = message
+        self.reason = reason
 
 
 class WindowClosed(BookingRefused):
+    """Reasons: ``window`` (not the person's open window), ``no_pass`` (the waiting room is on
+    and no admission pass came with the request)."""
+
     code = "window_closed"
 
 
@@ -40,11 +47,27 @@ class AlreadyBooked(BookingRefused):
 
 
 class SlotUnavailable(BookingRefused):
+    """Reasons: ``not_offered`` (not this campaign's), ``started``, ``full``."""
+
     code = "slot_unavailable"
 
 
 class NotCancellable(BookingRefused):
+    """Reasons: ``not_active`` (already cancelled or rejected), ``past`` (its day is over)."""
+
     code = "not_cancellable"
+
+
+class CannotRebook(BookingRefused):
+    """Only a booking whose slot filled (``rejected``) may ask for another slot."""
+
+    code = "cannot_rebook"
+
+
+class CannotCheckIn(BookingRefused):
+    """Reasons: ``not_confirmed``, ``not_today`` (the appointment is on another day, KST)."""
+
+    code = "cannot_check_in"
 
 
 class PassFull(BookingRefused):

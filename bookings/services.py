@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from bookings.errors import (
     AlreadyBooked,
+    CannotCheckIn,
+    CannotRebook,
     NotCancellable,
     OutOfCohort,
     PassBeforeWindow,
@@ -115,10 +117,14 @@ def check_booking_allowed(
         raise OutOfCohort(campaign)
     state = windows.window_state(campaign, now=now, birth_date=born)
     if state is not windows.WindowState.OPEN:
-        raise WindowClosed(windows.closed_message(campaign, state, now=now, birth_date=born))
+        raise WindowClosed(
+            windows.closed_message(campaign, state, now=now, birth_date=born), reason="window"
+        )
     if campaign.waiting_room_enabled:
         if admission is None:
-            raise WindowClosed("Join the waiting room first: booking needs an admission pass.")
+            raise WindowClosed(
+                "Join the waiting room first: booking needs an admission pass.", reason="no_pass"
+            )
         bind_pass_to_person(campaign, admission=admission, rrn=rrn, now=now)
     if has_active_booking(campaign, rrn=rrn):
         raise AlreadyBooked()
@@ -144,11 +150,13 @@ def request_booking(
     person = rrn_hmac(identity.rrn)
     slot = Slot.objects.filter(pk=slot_id, campaign=campaign).first()
     if slot is None:
-        raise SlotUnavailable("That time slot is not offered in this campaign.")
+        raise SlotUnavailable(
+            "That time slot is not offered in this campaign.", reason="not_offered"
+        )
     if slot.starts_at <= now:
-        raise SlotUnavailable("That time has already passed. Choose another one.")
+        raise SlotUnavailable("That time has already passed. Choose another one.", reason="started")
     if slot.booked >= slot.capacity:
-        raise SlotUnavailable("That time slot is full. Choose another one.")
+        raise SlotUnavailable("That time slot is full. Choose another one.", reason="full")
     try:
         with transaction.atomic():
             booking = Booking.objects.create(
@@ -180,7 +188,7 @@ def rebook(
 ) -> Booking:
     """Request another slot for the person of a rejected booking (same checks as a new one)."""
     if booking.status != Booking.Status.REJECTED:
-        raise NotCancellable("Only a booking whose slot filled can be moved to another slot.")
+        raise CannotRebook("Only a booking whose slot filled can be moved to another slot.")
     identity = Identity(
         name=booking.name, rrn=decrypt_rrn(booking.rrn_encrypted), phone=booking.phone
     )
@@ -293,9 +301,12 @@ def cancel_booking(booking_id: int, *, now: datetime | None = None) -> Booking:
     with transaction.atomic():
         booking = _locked(booking_id, "slot").get()
         if not booking.is_active:
-            raise NotCancellable(f"This booking is already {booking.get_status_display().lower()}.")
+            raise NotCancellable(
+                f"This booking is already {booking.get_status_display().lower()}.",
+                reason="not_active",
+            )
         if booking.slot.date < timezone.localdate(now):
-            raise NotCancellable("This appointment has already taken place.")
+            raise NotCancellable("This appointment has already taken place.", reason="past")
         if booking.status == Booking.Status.CONFIRMED:
             Slot.objects.filter(pk=booking.slot_id, booked__gt=0).update(booked=F("booked") - 1)
         booking.status = Booking.Status.CANCELLED
@@ -315,11 +326,14 @@ def check_in_booking(booking_id: int, *, by, now: datetime | None = None) -> Boo
         if booking.checked_in_at is not None:
             return booking
         if booking.status != Booking.Status.CONFIRMED:
-            raise NotCancellable(
-                f"Only a confirmed booking can be checked in; this one is {booking.status}."
+            raise CannotCheckIn(
+                f"Only a confirmed booking can be checked in; this one is {booking.status}.",
+                reason="not_confirmed",
             )
         if booking.slot.date != timezone.localdate(now):
-            raise NotCancellable(f"This booking is for {booking.slot.date:%Y-%m-%d}, not today.")
+            raise CannotCheckIn(
+                f"This booking is for {booking.slot.date:%Y-%m-%d}, not today.", reason="not_today"
+            )
         booking.checked_in_at = now
         booking.checked_in_by = by
         booking.save(update_fields=["checked_in_at", "checked_in_by"])

@@ -99,7 +99,8 @@ class CheckInView(APIView):
         try:
             booking = check_in_booking(booking.pk, by=request.user)
         except BookingRefused as refused:
-            return Response({"detail": refused.message}, status=409)
+            body = {"detail": refused.message, "code": refused.code, "reason": refused.reason}
+            return Response(body, status=409)
         return Response({"code": booking.code, "checked_in_at": booking.checked_in_at})
 
 

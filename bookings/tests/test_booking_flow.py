@@ -357,12 +357,13 @@ def test_times_that_have_already_started_today_are_not_offered(client):
         assert _chosen_slot(client) is None
         # the morning is this campaign's and has places: only its time refuses it
         assert morning.places_left > 0
-        with pytest.raises(services.SlotUnavailable):
+        with pytest.raises(services.SlotUnavailable) as refused:
             services.request_booking(
                 campaign,
                 identity=services.Identity.parse(name="Kim", rrn=RRN, phone="01012345678"),
                 slot_id=morning.pk,
             )
+        assert refused.value.reason == "started"
     assert Booking.objects.count() == 0
 
 

@@ -117,8 +117,9 @@ def test_cancelling_a_past_appointment_is_refused():
     the_day_after = timezone.now() + timedelta(days=3)  # the slot is in two days
 
     # an active booking: only the appointment's day can refuse it
-    with pytest.raises(services.NotCancellable):
+    with pytest.raises(services.NotCancellable) as refused:
         services.cancel_booking(booking.pk, now=the_day_after)
+    assert refused.value.reason == "past"
 
     booking.refresh_from_db()
     booking.slot.refresh_from_db()

@@ -142,3 +142,18 @@ def test_check_in_by_the_clinics_own_staff_is_recorded(world):
         f'<tr data-code="{code}" data-status="confirmed" data-checked-in="[^"]+">', page
     )
     assert "620714-1******" in page and "1234567" not in page
+
+
+def test_the_api_says_why_a_check_in_is_refused(world):
+    clients, values = world
+    Booking.objects.filter(code=values["code"]).update(status=Booking.Status.CANCELLED)
+    url = reverse(
+        "api:check-in", kwargs={"code": values["clinic_a"], "booking_code": values["code"]}
+    )
+    response = clients["staff_a"].post(url)
+    assert response.status_code == 409
+    assert (response.json()["code"], response.json()["reason"]) == (
+        "cannot_check_in",
+        "not_confirmed",
+    )
+    assert Booking.objects.get(code=values["code"]).checked_in_at is None

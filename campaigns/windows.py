@@ -13,7 +13,6 @@ import enum
 import functools
 from collections.abc import Callable
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -22,8 +21,8 @@ from django.utils import timezone
 
 from campaigns import waiting_room
 from campaigns.models import Campaign, Window
-
-KST = ZoneInfo("Asia/Seoul")
+from vaxbook.dates import KST as KST  # re-exported: other modules import it from here
+from vaxbook.dates import format_kst
 
 
 class WindowState(enum.Enum):
@@ -78,10 +77,6 @@ def next_window(
         if w.opens_at > now and (birth_date is None or w.covers(birth_date))
     ]
     return min(later, key=lambda w: w.opens_at, default=None)
-
-
-def format_kst(moment: datetime) -> str:
-    return timezone.localtime(moment, KST).strftime("%Y-%m-%d %H:%M KST")
 
 
 def closed_message(

@@ -133,6 +133,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "vaxbook.middleware.RequireUtf8Body",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: the one chosen with the switch (its cookie), else the browser's, else Korean.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -159,6 +161,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # In every template without {% load %}: {% translate %} and the KST date filters.
+            "builtins": ["django.templatetags.i18n", "vaxbook.template_dates"],
         },
     },
 ]
@@ -232,6 +236,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else
 SECURE_SSL_REDIRECT = PRODUCTION
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
+LANGUAGE_COOKIE_SECURE = PRODUCTION
 # A year of HSTS, for every subdomain, and eligible for the browsers' preload lists. This is a
 # commitment: once preloaded, the domain and all its subdomains cannot go back to plain HTTP
 # for months, so every subdomain must serve HTTPS before this is deployed.
@@ -285,7 +290,15 @@ LOGIN_URL = "/admin/login/"
 OTP_TOTP_ISSUER = "vaxbook"
 LOGIN_REDIRECT_URL = "/staff/"
 
-LANGUAGE_CODE = "en"
+# Korean first: a browser that asks for nothing we speak gets Korean; English is the second
+# language. Catalogues: locale/ (shared templates, vaxbook) and <app>/locale/ (each app's own).
+LANGUAGE_CODE = "ko"
+LANGUAGES = [("ko", "한국어"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates and times as each language writes them (vaxbook/formats/<lang>/formats.py), the admin's too.
+FORMAT_MODULE_PATH = ["vaxbook.formats"]
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 # Windows are stored as aware datetimes (UTC in the database) and shown in Korea time.
 TIME_ZONE = "Asia/Seoul"
 USE_I18N = True

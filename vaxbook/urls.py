@@ -14,4 +14,6 @@ urlpatterns = [
     path("admin/login/", vaxbook_views.admin_login, name="admin-login"),
     path("account/second-factor/", second_factor.setup, name="second-factor-setup"),
     path("admin/", admin.site.urls),
+    # POST language=ko|en: the switch on every page (Django's set_language, remembered in a cookie).
+    path("i18n/", include("django.conf.urls.i18n")),
 ]

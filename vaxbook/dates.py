@@ -1,0 +1,36 @@
+"""Dates and times as a person reads them, in the active language, always in Korea time.
+
+Pages and messages use these (or the ``kst`` template filters in ``vaxbook_tags``), never
+``strftime``: the format follows the language (``vaxbook/formats``), the zone is always KST
+and says so.
+"""
+
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from django.utils import formats, timezone
+from django.utils.translation import gettext
+
+KST = ZoneInfo("Asia/Seoul")
+
+
+def format_kst(moment: datetime) -> str:
+    """"2026년 11월 27일 (금) 20:00 KST" / "Fri 27 Nov 2026, 20:00 KST"."""
+    local = timezone.localtime(moment, KST)
+    # Translators: a date and time followed by the time zone's name, e.g. "… 20:00 KST".
+    return gettext("%(moment)s KST") % {"moment": formats.date_format(local, "DATETIME_FORMAT")}
+
+
+def format_day(day: date) -> str:
+    """"2026년 11월 27일 (금)" / "Fri 27 Nov 2026"."""
+    return formats.date_format(day, "DATE_FORMAT")
+
+
+def format_time(at: time) -> str:
+    """"20:00"."""
+    return formats.time_format(at, "TIME_FORMAT")
+
+
+def format_slot(day: date, at: time) -> str:
+    """A slot's day and time, in Korea time: "2026년 11월 27일 (금) 09:30 KST"."""
+    return format_kst(datetime.combine(day, at, tzinfo=KST))

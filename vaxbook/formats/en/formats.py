@@ -1,0 +1,10 @@
+"""English dates, one format everywhere: Fri 27 Nov 2026, 20:00 (Korea time)."""
+
+DATE_FORMAT = "D j M Y"
+TIME_FORMAT = "H:i"
+DATETIME_FORMAT = "D j M Y, H:i"
+SHORT_DATE_FORMAT = "Y-m-d"
+SHORT_DATETIME_FORMAT = "Y-m-d H:i"
+MONTH_DAY_FORMAT = "D j M"
+YEAR_MONTH_FORMAT = "F Y"
+FIRST_DAY_OF_WEEK = 0

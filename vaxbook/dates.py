@@ -9,9 +9,22 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from django.utils import formats, timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 KST = ZoneInfo("Asia/Seoul")
+
+# The short weekday names Django's "D" prints. Django's own Korean catalogue gives the full
+# name ("금요일") for them; ours, read first, gives the one syllable Korean dates use: (금).
+# Translators: a weekday shortened as Korean dates print it, in brackets after the date.
+WEEKDAYS_SHORT = [
+    gettext_noop("Mon"),
+    gettext_noop("Tue"),
+    gettext_noop("Wed"),
+    gettext_noop("Thu"),
+    gettext_noop("Fri"),
+    gettext_noop("Sat"),
+    gettext_noop("Sun"),
+]
 
 
 def format_kst(moment: datetime) -> str:

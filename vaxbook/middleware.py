@@ -4,7 +4,9 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.http import parse_header_parameters
+from django.utils.translation import gettext
 
 
 class StaffSessionExpiry:
@@ -66,10 +68,15 @@ class RequireUtf8Body:
             # insists on (ASCII is a subset of UTF-8).
             request.encoding = "utf-8"
             return self.get_response(request)
+        # Refused before LocaleMiddleware runs: answer in the language the browser asked for.
+        with translation.override(translation.get_language_from_request(request)):
+            return self._refuse(request)
+
+    def _refuse(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith("/api/"):
             return JsonResponse(
                 {
-                    "detail": "Send the request body in UTF-8 (charset=utf-8).",
+                    "detail": gettext("Send the request body in UTF-8 (charset=utf-8)."),
                     "code": "unsupported_charset",
                 },
                 status=400,
@@ -78,9 +85,11 @@ class RequireUtf8Body:
             request,
             "message.html",
             {
-                "title": "The form could not be read",
-                "message": "The form was sent in a character set this service does not read. "
-                "Go back, reload the page and send it again from the page itself.",
+                "title": gettext("The form could not be read"),
+                "message": gettext(
+                    "The form was sent in a character set this service does not read. Go back, "
+                    "reload the page and send it again from the page itself."
+                ),
             },
             status=400,
         )

@@ -26,6 +26,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
@@ -72,14 +74,16 @@ class LoginForm(AdminAuthenticationForm):
 
     error_messages = {
         **AdminAuthenticationForm.error_messages,
-        "invalid_login": "Please enter the correct user name and password — and, if your "
-        "account has a second factor, the code from your authenticator app. After several "
-        "wrong codes, wait a minute before trying again.",
+        "invalid_login": _(
+            "Please enter the correct user name and password — and, if your account has a "
+            "second factor, the code from your authenticator app. After several wrong codes, "
+            "wait a minute before trying again."
+        ),
     }
     otp_token = CodeField(
         required=False,
-        label="Code from your authenticator app",
-        help_text="Only if your account has a second factor.",
+        label=_("Code from your authenticator app"),
+        help_text=_("Only if your account has a second factor."),
     )
 
     def clean(self):
@@ -100,15 +104,17 @@ def verified_device(device: TOTPDevice, code: str) -> TOTPDevice:
     while the device makes guessers wait after failures."""
     if not code:
         raise forms.ValidationError(
-            "Enter the code from your authenticator app.", code="token_required"
+            gettext("Enter the code from your authenticator app."), code="token_required"
         )
     allowed, _ = device.verify_is_allowed()
     if not allowed:
         raise forms.ValidationError(
-            "Too many wrong codes: wait a little and try again.", code="throttled"
+            gettext("Too many wrong codes: wait a little and try again."), code="throttled"
         )
     if not device.verify_token(code):
-        raise forms.ValidationError("That code is not right (or was used already).")
+        raise forms.ValidationError(
+            gettext("That code is not right (or was used already)."), code="wrong"
+        )
     return device
 
 
@@ -117,6 +123,9 @@ class SecondFactorAdminSite(admin.AdminSite):
     that satisfied it."""
 
     login_form = LoginForm
+    site_header = _("vaxbook administration")
+    site_title = _("vaxbook administration")
+    index_title = _("Campaigns, clinics and bookings")
 
     def has_permission(self, request: HttpRequest) -> bool:
         return super().has_permission(request) and is_satisfied(request)
@@ -145,13 +154,14 @@ class SecondFactorRequired:
             target = f"{reverse('second-factor-setup')}?next={request.path}"
         if request.path.startswith("/api/"):
             return JsonResponse(
-                {"detail": "This account must log in with its second factor."}, status=403
+                {"detail": gettext("This account must log in with its second factor.")},
+                status=403,
             )
         return redirect(target)
 
 
 class ConfirmForm(forms.Form):
-    otp_token = CodeField(label="Code shown in your authenticator app")
+    otp_token = CodeField(label=_("Code shown in your authenticator app"))
 
 
 @never_cache

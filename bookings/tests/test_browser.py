@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from playwright import sync_api as playwright  # noqa: E402
 
 from bookings.models import Booking
@@ -54,7 +54,7 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 420, "height": 900})
+    context = browser.new_context(viewport={"width": 420, "height": 900}, locale="ko-KR")
     yield context.new_page()
     context.close()
 
@@ -109,9 +109,9 @@ def test_a_citizen_waits_for_the_opening_is_admitted_and_books_for_a_parent(
     page.click("button[type=submit]")
 
     # region, clinic, day: the links that choose them
-    page.click('a[href$="region=Seoul"]')
-    page.click(f'a[href$="clinic={clinic.code}"]')
-    page.click(f'a[href$="clinic={clinic.code}&date={slot.date:%Y-%m-%d}"]')
+    page.click('a[href*="region=Seoul"]')
+    page.click(f'a[href*="clinic={clinic.code}"]')
+    page.click(f'a[href*="clinic={clinic.code}&date={slot.date:%Y-%m-%d}"]')
     shot(page, "1-3-choose")
     page.check(f'input[name=slot][value="{slot.pk}"]')
     page.click("form.card button[type=submit]")
@@ -192,8 +192,9 @@ def test_a_person_whose_staggered_window_is_tomorrow_is_told_so(live_server, pag
     playwright.expect(page.locator('form[data-refusal="window_closed"]')).to_be_visible()
     [theirs] = [w for w in windows_of(campaign) if w.opens_at == tomorrow.opens_at]
     refusal = page.locator(".errorlist.nonfield")
-    playwright.expect(refusal).to_contain_text(describe(theirs))
-    playwright.expect(refusal).to_contain_text(format_kst(tomorrow.opens_at))
+    with translation.override(page.locator("html").get_attribute("lang")):
+        playwright.expect(refusal).to_contain_text(describe(theirs))
+        playwright.expect(refusal).to_contain_text(format_kst(tomorrow.opens_at))
     assert page.locator("input[name=slot]").count() == 0
     shot(page, "3-1-window-tomorrow")
     assert Booking.objects.count() == 0

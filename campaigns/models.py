@@ -5,46 +5,83 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from vaxbook.dates import format_day, format_kst
 
 
 class Campaign(models.Model):
     """A vaccination campaign for one age cohort, with the window in which booking is open."""
 
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=80, unique=True)
-    vaccine = models.CharField(max_length=100, blank=True)
-    born_from = models.DateField(help_text="First birth date of the cohort (inclusive).")
-    born_to = models.DateField(help_text="Last birth date of the cohort (inclusive).")
-    opens_at = models.DateTimeField(help_text="When booking opens, in Korea time (KST).")
-    closes_at = models.DateTimeField(help_text="When booking closes, in Korea time (KST).")
-    created_at = models.DateTimeField(auto_now_add=True)
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(
+        _("address name"),
+        max_length=80,
+        unique=True,
+        help_text=_("The campaign's part of its web addresses (letters, digits and hyphens)."),
+    )
+    vaccine = models.CharField(_("vaccine"), max_length=100, blank=True)
+    born_from = models.DateField(
+        _("born from"), help_text=_("First birth date of the cohort (inclusive).")
+    )
+    born_to = models.DateField(
+        _("born to"), help_text=_("Last birth date of the cohort (inclusive).")
+    )
+    opens_at = models.DateTimeField(
+        _("booking opens"), help_text=_("When booking opens, in Korea time (KST).")
+    )
+    closes_at = models.DateTimeField(
+        _("booking closes"), help_text=_("When booking closes, in Korea time (KST).")
+    )
+    contact = models.CharField(
+        _("contact"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "Whom people should call or visit when they cannot book, e.g. a public health "
+            "centre and its telephone number. Shown on the booking pages."
+        ),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     # The waiting room in front of the booking steps (campaigns.waiting_room).
     waiting_room_enabled = models.BooleanField(
+        _("waiting room on"),
         default=False,
-        help_text="Queue everyone before the booking steps; arrivals before the opening are "
-        "put in random order at the opening.",
+        help_text=_(
+            "Queue everyone before the booking steps; arrivals before the opening are put in "
+            "random order at the opening."
+        ),
     )
     admission_rate_per_minute = models.PositiveIntegerField(
+        _("admissions per minute"),
         default=600,
         validators=[MinValueValidator(1)],
-        help_text="People let from the queue to the booking steps per minute. Can be changed "
-        "while the queue runs.",
+        help_text=_(
+            "People let from the queue to the booking steps per minute. Can be changed while "
+            "the queue runs."
+        ),
     )
     admission_pass_minutes = models.PositiveSmallIntegerField(
+        _("admission pass minutes"),
         default=20,
         validators=[MinValueValidator(1), MaxValueValidator(240)],
-        help_text="How long an admission pass is valid, in minutes.",
+        help_text=_("How long an admission pass is valid, in minutes."),
     )
     # Set when the waiting room is switched on; tickets of an earlier epoch are void.
     waiting_room_epoch = models.DateTimeField(null=True, blank=True, editable=False)
     draw_published = models.BooleanField(
+        _("draws published"),
         default=False,
-        help_text="Show the draws' seeds and orders (one per opening) publicly so anyone can "
-        "check them.",
+        help_text=_(
+            "Show the draws' seeds and orders (one per opening) publicly so anyone can check them."
+        ),
     )
 
     class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
         ordering = ["opens_at", "name"]
         constraints = [
             models.CheckConstraint(
@@ -68,9 +105,9 @@ class Campaign(models.Model):
     def clean(self) -> None:
         errors = {}
         if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
-            errors["closes_at"] = "Booking must close after it opens."
+            errors["closes_at"] = gettext("Booking must close after it opens.")
         if self.born_from and self.born_to and self.born_from > self.born_to:
-            errors["born_to"] = "The last birth date must not be before the first."
+            errors["born_to"] = gettext("The last birth date must not be before the first.")
         if errors:
             raise ValidationError(errors)
 
@@ -79,7 +116,11 @@ class Campaign(models.Model):
 
     @property
     def cohort_label(self) -> str:
-        return f"born {self.born_from:%Y-%m-%d} to {self.born_to:%Y-%m-%d}"
+        """Whom the campaign is for, in the active language."""
+        return gettext("born %(first)s to %(last)s") % {
+            "first": format_day(self.born_from),
+            "last": format_day(self.born_to),
+        }
 
     def booking_windows(self) -> list["Window"]:
         """The windows in force: the staggered ones if there are any, else the campaign's own
@@ -131,20 +172,25 @@ class BookingWindow(models.Model):
     and/or a narrower birth-date range.
     """
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="windows")
-    label = models.CharField(max_length=100, blank=True)
-    opens_at = models.DateTimeField(help_text="Korea time (KST).")
-    closes_at = models.DateTimeField(help_text="Korea time (KST).")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="windows", verbose_name=_("campaign")
+    )
+    label = models.CharField(_("label"), max_length=100, blank=True)
+    opens_at = models.DateTimeField(_("opens"), help_text=_("Korea time (KST)."))
+    closes_at = models.DateTimeField(_("closes"), help_text=_("Korea time (KST)."))
     birth_day_last_digit = models.PositiveSmallIntegerField(
+        _("last digit of the birth day"),
         null=True,
         blank=True,
         validators=[MaxValueValidator(9)],
-        help_text="Only people whose day of birth ends in this digit (0-9).",
+        help_text=_("Only people whose day of birth ends in this digit (0-9)."),
     )
-    born_from = models.DateField(null=True, blank=True)
-    born_to = models.DateField(null=True, blank=True)
+    born_from = models.DateField(_("born from"), null=True, blank=True)
+    born_to = models.DateField(_("born to"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("booking window")
+        verbose_name_plural = _("booking windows")
         ordering = ["opens_at", "pk"]
         constraints = [
             models.CheckConstraint(
@@ -163,14 +209,14 @@ class BookingWindow(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.label or f"window {self.pk}"
+        return self.label or gettext("window %(number)s") % {"number": self.pk}
 
     def clean(self) -> None:
         errors = {}
         if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
-            errors["closes_at"] = "The window must close after it opens."
+            errors["closes_at"] = gettext("The window must close after it opens.")
         if self.born_from and self.born_to and self.born_from > self.born_to:
-            errors["born_to"] = "The last birth date must not be before the first."
+            errors["born_to"] = gettext("The last birth date must not be before the first.")
         if errors:
             raise ValidationError(errors)
 
@@ -182,48 +228,75 @@ class AdmissionRate(models.Model):
     every web process computes the same answer without a shared counter.
     """
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="admission_rates")
-    effective_from = models.DateTimeField()
-    per_minute = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="admission_rates",
+        verbose_name=_("campaign"),
+    )
+    effective_from = models.DateTimeField(_("effective from"))
+    per_minute = models.PositiveIntegerField(
+        _("people per minute"), validators=[MinValueValidator(1)]
+    )
 
     class Meta:
+        verbose_name = _("admission rate")
+        verbose_name_plural = _("admission rates")
         ordering = ["effective_from", "pk"]
         constraints = [
             models.CheckConstraint(condition=Q(per_minute__gte=1), name="admission_rate_positive")
         ]
 
     def __str__(self) -> str:
-        return f"{self.per_minute}/min from {self.effective_from:%Y-%m-%d %H:%M}"
+        return gettext("%(per_minute)s a minute from %(moment)s") % {
+            "per_minute": self.per_minute,
+            "moment": format_kst(self.effective_from),
+        }
 
 
 class QueueDraw(models.Model):
     """The draw at one opening of a campaign (its own, or a staggered window's): everyone who
     was waiting before that opening, put in an order given by a seed drawn at the opening."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="draws")
-    opens_at = models.DateTimeField(help_text="The opening whose early arrivals were drawn.")
-    seed = models.CharField(max_length=64)
-    drawn_at = models.DateTimeField()
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="draws", verbose_name=_("campaign")
+    )
+    opens_at = models.DateTimeField(
+        _("opening"), help_text=_("The opening whose early arrivals were drawn.")
+    )
+    seed = models.CharField(_("seed"), max_length=64)
+    drawn_at = models.DateTimeField(_("drawn at"))
 
     class Meta:
+        verbose_name = _("queue draw")
+        verbose_name_plural = _("queue draws")
         ordering = ["opens_at"]
         constraints = [
             models.UniqueConstraint(fields=["campaign", "opens_at"], name="one_draw_per_opening")
         ]
 
     def __str__(self) -> str:
-        return f"draw of {self.campaign} at {self.opens_at:%Y-%m-%d %H:%M}"
+        return gettext("draw of %(campaign)s at %(moment)s") % {
+            "campaign": self.campaign,
+            "moment": format_kst(self.opens_at),
+        }
 
 
 class QueueDrawEntry(models.Model):
     """One ticket that arrived before an opening, and the place the draw gave it."""
 
-    draw = models.ForeignKey(QueueDraw, on_delete=models.CASCADE, related_name="entries")
-    number = models.PositiveIntegerField(help_text="Arrival number before the opening.")
-    ticket_id = models.CharField(max_length=32)
-    position = models.PositiveIntegerField()
+    draw = models.ForeignKey(
+        QueueDraw, on_delete=models.CASCADE, related_name="entries", verbose_name=_("draw")
+    )
+    number = models.PositiveIntegerField(
+        _("arrival number"), help_text=_("Arrival number before the opening.")
+    )
+    ticket_id = models.CharField(_("ticket"), max_length=32)
+    position = models.PositiveIntegerField(_("place"))
 
     class Meta:
+        verbose_name = _("draw entry")
+        verbose_name_plural = _("draw entries")
         ordering = ["position"]
         constraints = [
             models.UniqueConstraint(fields=["draw", "number"], name="draw_entry_number_unique"),
@@ -231,7 +304,10 @@ class QueueDrawEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"ticket {self.ticket_id} → place {self.position}"
+        return gettext("ticket %(ticket)s → place %(place)s") % {
+            "ticket": self.ticket_id,
+            "place": self.position,
+        }
 
 
 class AdmissionPass(models.Model):
@@ -241,18 +317,24 @@ class AdmissionPass(models.Model):
     The row is the lock that makes "at most N" hold under a burst: binding a person locks it.
     """
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="passes")
-    ticket_id = models.CharField(max_length=32)
-    opening = models.DateTimeField(help_text="The opening whose line the ticket queued in.")
-    admitted_at = models.DateTimeField()
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="passes", verbose_name=_("campaign")
+    )
+    ticket_id = models.CharField(_("ticket"), max_length=32)
+    opening = models.DateTimeField(
+        _("opening"), help_text=_("The opening whose line the ticket queued in.")
+    )
+    admitted_at = models.DateTimeField(_("admitted at"))
 
     class Meta:
+        verbose_name = _("admission pass")
+        verbose_name_plural = _("admission passes")
         constraints = [
             models.UniqueConstraint(fields=["campaign", "ticket_id"], name="one_pass_per_ticket")
         ]
 
     def __str__(self) -> str:
-        return f"pass {self.ticket_id}"
+        return gettext("pass %(ticket)s") % {"ticket": self.ticket_id}
 
 
 class PassHolder(models.Model):
@@ -260,12 +342,17 @@ class PassHolder(models.Model):
     registration number — never the number itself."""
 
     admission_pass = models.ForeignKey(
-        AdmissionPass, on_delete=models.CASCADE, related_name="holders"
+        AdmissionPass,
+        on_delete=models.CASCADE,
+        related_name="holders",
+        verbose_name=_("admission pass"),
     )
-    person = models.CharField(max_length=64)
-    bound_at = models.DateTimeField()
+    person = models.CharField(_("person (keyed hash)"), max_length=64)
+    bound_at = models.DateTimeField(_("bound at"))
 
     class Meta:
+        verbose_name = _("pass holder")
+        verbose_name_plural = _("pass holders")
         constraints = [
             models.UniqueConstraint(
                 fields=["admission_pass", "person"], name="one_holder_per_person"
@@ -273,4 +360,4 @@ class PassHolder(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"holder of {self.admission_pass}"
+        return gettext("holder of %(pass)s") % {"pass": self.admission_pass}

@@ -3,23 +3,26 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 
 from bookings import throttle
 from campaigns import tasks, waiting_room
 from campaigns.models import Campaign
+from campaigns.selectors import campaign_windows, listed_windows
 from campaigns.windows import format_kst, window_state
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The list of campaigns with their windows. Links only: every form is guarded."""
+    """The list of campaigns, each with its booking windows: whom each is for and when it
+    opens and closes, so that people know their day before they queue. Links only: every form
+    is guarded."""
     now = timezone.now()
     campaigns = [
         {
             "campaign": c,
             "state": window_state(c, now=now).value,
-            "opens_at": format_kst(c.opens_at),
-            "closes_at": format_kst(c.closes_at),
+            "windows": campaign_windows(c, now=now),
         }
         for c in Campaign.objects.prefetch_related("windows")
     ]
@@ -48,7 +51,7 @@ def _finish(response: HttpResponse, config, ticket, status) -> HttpResponse:
 def _config_or_404(slug: str):
     config = waiting_room.config_for(slug)
     if config is None:
-        raise Http404("No such campaign.")
+        raise Http404(gettext("No such campaign."))
     return config
 
 
@@ -72,6 +75,8 @@ def _queue_page(request, config, *, ticket, status, status_code=200, **extra) ->
         "status_url": reverse("campaigns:queue-status", kwargs={"campaign": slug}),
         "join_url": reverse("campaigns:queue-join", kwargs={"campaign": slug}),
         "wait_minutes": (status.wait_seconds + 59) // 60 if status and status.wait_seconds else 0,
+        "wait_text": _wait_text(status),
+        "windows": listed_windows(config.booking_windows(), now=timezone.now()),
         "people_per_pass": settings.VAXBOOK_PEOPLE_PER_PASS,
         **extra,
     }
@@ -81,6 +86,16 @@ def _queue_page(request, config, *, ticket, status, status_code=200, **extra) ->
         )
     response = render(request, "campaigns/queue.html", context, status=status_code)
     return _finish(response, config, ticket, status)
+
+
+def _wait_text(status) -> str:
+    """The estimated wait as a person reads it (the page, and its script, show this)."""
+    if status is None or status.wait_seconds is None:
+        return ""
+    minutes = max(1, (status.wait_seconds + 59) // 60)
+    return ngettext("about %(minutes)d minute", "about %(minutes)d minutes", minutes) % {
+        "minutes": minutes
+    }
 
 
 def _ticket_and_status(request, config, *, now: float):
@@ -161,11 +176,13 @@ def _too_many_tickets(request: HttpRequest) -> HttpResponse:
         request,
         "message.html",
         {
-            "title": "Too many places from this connection",
-            "message": "This internet connection has already taken as many places in this queue "
-            "as one connection may. If you share it with many people (a mobile network or an "
-            "office), try from another connection, or ask someone already in the queue: one "
-            "admission books for a household.",
+            "title": gettext("Too many places from this connection"),
+            "message": gettext(
+                "This internet connection has already taken as many places in this queue as one "
+                "connection may. If you share it with many people (a mobile network or an "
+                "office), try from another connection, or ask someone already in the queue: one "
+                "admission books for a household."
+            ),
         },
         status=429,
     )
@@ -192,6 +209,7 @@ def queue_status(request: HttpRequest, campaign: str) -> JsonResponse:
         "ahead": status.ahead,
         "wait_seconds": status.wait_seconds,
         "poll_after": status.poll_after,
+        "wait_text": _wait_text(status),
     }
     if status.state == "admitted":
         body["next"] = reverse("bookings:start", kwargs={"campaign": campaign})
@@ -207,5 +225,5 @@ def draw(request: HttpRequest, campaign: str) -> HttpResponse:
     published = get_object_or_404(Campaign, slug=campaign, draw_published=True)
     draws = list(published.draws.prefetch_related("entries").order_by("opens_at"))
     if not draws:
-        raise Http404("No draw yet.")
+        raise Http404(gettext("No draw yet."))
     return render(request, "campaigns/draw.html", {"campaign": published, "draws": draws})

@@ -37,7 +37,7 @@ import math
 import secrets
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import altcha
 from django.conf import settings
@@ -47,7 +47,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Window
 
 TICKET_SALT = "vaxbook.waiting-room.ticket"
 PASS_SALT = "vaxbook.waiting-room.pass"  # noqa: S105 - a salt name, not a secret
@@ -77,6 +77,9 @@ class QueueConfig:
     windows: tuple[tuple[float, float], ...]  # (opens, closes) of every booking window
     rates: tuple[tuple[float, int], ...]  # (effective from, people per minute), by time
     pass_minutes: int
+    # Whom each window is for, to list them on the queue page: (opens, closes, last digit of
+    # the birth day, first and last birth date as ISO dates), None where the window sets none.
+    coverage: tuple[tuple[float, float, int | None, str | None, str | None], ...] = ()
 
     @property
     def prefix(self) -> str:
@@ -116,6 +119,19 @@ class QueueConfig:
     def current_rate(self) -> int:
         return self.rates[-1][1] if self.rates else 0
 
+    def booking_windows(self) -> list[Window]:
+        """The windows in force, as ``Campaign.booking_windows`` gives them (from the cache)."""
+        return [
+            Window(
+                as_datetime(opens),
+                as_datetime(closes),
+                last_digit=digit,
+                born_from=date.fromisoformat(first) if first else None,
+                born_to=date.fromisoformat(last) if last else None,
+            )
+            for opens, closes, digit, first, last in self.coverage
+        ]
+
 
 def _config_key(slug: str) -> str:
     return f"wr:{slug}:config"
@@ -140,6 +156,16 @@ def build_config(campaign: Campaign) -> QueueConfig:
         ),
         rates=rates,
         pass_minutes=campaign.admission_pass_minutes,
+        coverage=tuple(
+            (
+                w.opens_at.timestamp(),
+                w.closes_at.timestamp(),
+                w.last_digit,
+                w.born_from.isoformat() if w.born_from else None,
+                w.born_to.isoformat() if w.born_to else None,
+            )
+            for w in campaign.booking_windows()
+        ),
     )
 
 
@@ -152,6 +178,7 @@ def config_for(slug: str) -> QueueConfig | None:
                 **cached,
                 "windows": tuple(tuple(w) for w in cached["windows"]),
                 "rates": tuple(tuple(r) for r in cached["rates"]),
+                "coverage": tuple(tuple(w) for w in cached.get("coverage", ())),
             }
         )
     campaign = Campaign.objects.prefetch_related("windows").filter(slug=slug).first()

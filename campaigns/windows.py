@@ -18,11 +18,12 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from campaigns import waiting_room
 from campaigns.models import Campaign, Window
 from vaxbook.dates import KST as KST  # re-exported: other modules import it from here
-from vaxbook.dates import format_kst
+from vaxbook.dates import format_day, format_kst
 
 
 class WindowState(enum.Enum):
@@ -37,15 +38,32 @@ def windows_of(campaign: Campaign) -> list[Window]:
 
 
 def describe(window: Window) -> str:
-    """Whom a window is for, as a person reads it."""
-    parts = []
-    if window.last_digit is not None:
-        parts.append(f"birth dates ending in {window.last_digit}")
-    if window.born_from or window.born_to:
-        start = f"{window.born_from:%Y-%m-%d}" if window.born_from else "…"
-        end = f"{window.born_to:%Y-%m-%d}" if window.born_to else "…"
-        parts.append(f"born {start} to {end}")
-    return ", ".join(parts) or "everyone in the cohort"
+    """Whom a window is for, as a person reads it (in the active language)."""
+    if window.born_from and window.born_to:
+        born = gettext("born %(first)s to %(last)s") % {
+            "first": format_day(window.born_from),
+            "last": format_day(window.born_to),
+        }
+    elif window.born_from:
+        born = gettext("born on or after %(first)s") % {"first": format_day(window.born_from)}
+    elif window.born_to:
+        born = gettext("born on or before %(last)s") % {"last": format_day(window.born_to)}
+    else:
+        born = ""
+    if window.last_digit is None:
+        return born or gettext("everyone in the cohort")
+    # Translators: the day of the month of a birth date ends in this digit (the 9th, 19th, 29th).
+    digit = gettext("birth days ending in %(digit)s") % {"digit": window.last_digit}
+    if not born:
+        return digit
+    # Translators: both parts of whom a window is for: "born …, birth days ending in 9".
+    return gettext("%(born)s, %(digit)s") % {"born": born, "digit": digit}
+
+
+def covers(campaign: Campaign, birth_date: date) -> bool:
+    """Whether one of the campaign's windows (open, past or to come) is for this birth date.
+    A person of the cohort whom none covers can never book: the officials left a gap."""
+    return any(w.covers(birth_date) for w in windows_of(campaign))
 
 
 def window_state(
@@ -86,19 +104,49 @@ def closed_message(
     now: datetime | None = None,
     birth_date: date | None = None,
 ) -> str:
+    """Why booking is not open (for this person, when ``birth_date`` is given), in the active
+    language: when it opens, that it closed, or that no window is for this birth date at all
+    (with whom to contact)."""
     now = now or timezone.now()
+    if birth_date is not None and not covers(campaign, birth_date):
+        return not_covered_message(campaign)
     if state is WindowState.SCHEDULED:
         upcoming = next_window(campaign, now=now, birth_date=birth_date)
         if upcoming is not None and birth_date is not None and not upcoming.whole_cohort:
-            return (
-                f"Your booking window for {campaign.name} ({describe(upcoming)}) opens on "
-                f"{format_kst(upcoming.opens_at)}."
-            )
+            return gettext(
+                "Your booking window for %(campaign)s (%(whom)s) opens on %(opens)s."
+            ) % {
+                "campaign": campaign.name,
+                "whom": describe(upcoming),
+                "opens": format_kst(upcoming.opens_at),
+            }
         opens = upcoming.opens_at if upcoming else campaign.opens_at
-        return f"Booking for {campaign.name} opens on {format_kst(opens)}."
+        return gettext("Booking for %(campaign)s opens on %(opens)s.") % {
+            "campaign": campaign.name,
+            "opens": format_kst(opens),
+        }
     if birth_date is not None:
-        return f"The booking window for this person in {campaign.name} has closed."
-    return f"Booking for {campaign.name} closed on {format_kst(campaign.closes_at)}."
+        return gettext("The booking window for this person in %(campaign)s has closed.") % {
+            "campaign": campaign.name
+        }
+    return gettext("Booking for %(campaign)s closed on %(closes)s.") % {
+        "campaign": campaign.name,
+        "closes": format_kst(campaign.closes_at),
+    }
+
+
+def not_covered_message(campaign: Campaign) -> str:
+    """For a person of the cohort whom no booking window covers: said as such, and whom to
+    contact (the campaign's contact, or the local public health centre)."""
+    if campaign.contact:
+        return gettext(
+            "No booking window of %(campaign)s is for this birth date, so it cannot be booked "
+            "online. Please contact %(contact)s."
+        ) % {"campaign": campaign.name, "contact": campaign.contact}
+    return gettext(
+        "No booking window of %(campaign)s is for this birth date, so it cannot be booked "
+        "online. Please contact your local public health centre."
+    ) % {"campaign": campaign.name}
 
 
 def closed_response(
@@ -123,6 +171,9 @@ def closed_response(
             },
             status=403,
         )
+    # Imported here: the selectors build on this module.
+    from campaigns.selectors import listed_windows
+
     return render(
         request,
         "campaigns/window_closed.html",
@@ -130,6 +181,7 @@ def closed_response(
             "campaign": campaign,
             "state": state.value,
             "message": message,
+            "windows": listed_windows(windows_of(campaign), now=now),
             "opens_at_kst": format_kst(opens_at),
             "closes_at_kst": format_kst(campaign.closes_at),
         },
@@ -160,8 +212,8 @@ def booking_window_required(view: Callable | None = None, *, json: bool = False)
             )
             if campaign is None:
                 if json:
-                    return JsonResponse({"detail": "No such campaign."}, status=404)
-                raise Http404("No such campaign.")
+                    return JsonResponse({"detail": gettext("No such campaign.")}, status=404)
+                raise Http404(gettext("No such campaign."))
             state = window_state(campaign)
             request.admission_pass = None
             if campaign.waiting_room_enabled and state is not WindowState.CLOSED:
@@ -171,8 +223,9 @@ def booking_window_required(view: Callable | None = None, *, json: bool = False)
                     if json:
                         return JsonResponse(
                             {
-                                "detail": "Join the waiting room first: an admission pass is "
-                                "required.",
+                                "detail": gettext(
+                                    "Join the waiting room first: an admission pass is required."
+                                ),
                                 "queue": queue_url,
                             },
                             status=403,

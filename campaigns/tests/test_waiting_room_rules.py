@@ -395,12 +395,13 @@ def test_an_arrival_while_a_window_is_open_is_also_drawn_at_the_next_opening(ove
     with time_machine.travel(second, tick=False):
         assert services.run_draw(campaign.pk) == 1
         # from that opening on, its place in window 2's draw is what counts
-        assert _status(client, campaign) | {"poll_after": 0} == {
+        assert _status(client, campaign) | {"poll_after": 0, "wait_text": ""} == {
             "state": "waiting",
             "position": 1,
             "ahead": 0,
             "wait_seconds": 1,
             "poll_after": 0,
+            "wait_text": "",  # the words for the page: test_windows_shown
         }
     with time_machine.travel(second + timedelta(seconds=1), tick=False):
         assert _status(client, campaign)["state"] == "admitted"

@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import translation
 
 from campaigns.tests.factories import CampaignFactory
 from campaigns.windows import WindowState, format_kst, window_state
@@ -24,7 +25,12 @@ def test_times_are_shown_in_korea_time():
     from zoneinfo import ZoneInfo
 
     opening = datetime(2021, 7, 14, 11, 0, tzinfo=ZoneInfo("UTC"))
-    assert format_kst(opening) == "2021-07-14 20:00 KST"
+    for language in ("ko", "en"):
+        with translation.override(language):
+            shown = format_kst(opening)
+        # 11:00 UTC is 20:00 in Korea, on the same day, and says so
+        assert "20:00" in shown and "11:00" not in shown and shown.endswith("KST")
+        assert "2021" in shown and "14" in shown
 
 
 def test_before_opening_the_form_is_refused_with_the_opening_time_in_kst(client):
@@ -36,7 +42,7 @@ def test_before_opening_the_form_is_refused_with_the_opening_time_in_kst(client)
     assert 'id="window-closed" data-state="scheduled"' in body
     assert response.context["opens_at_kst"] == format_kst(campaign.opens_at)
     assert format_kst(campaign.opens_at) in body
-    assert "<form" not in body
+    assert 'name="rrn"' not in body  # no booking form (the language switch is a form)
 
 
 def test_after_closing_the_form_is_refused_as_closed(client):
@@ -45,7 +51,7 @@ def test_after_closing_the_form_is_refused_as_closed(client):
         response = client.get(reverse("bookings:start", kwargs={"campaign": campaign.slug}))
     assert response.status_code == 403
     assert 'id="window-closed" data-state="closed"' in response.content.decode()
-    assert "<form" not in response.content.decode()
+    assert 'name="rrn"' not in response.content.decode()  # no booking form
 
 
 def test_staff_are_not_exempt(admin_client):

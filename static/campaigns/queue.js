@@ -1,6 +1,8 @@
 // The waiting room's page. Joining: solve the proof-of-work challenge with ALTCHA's library
 // (PBKDF2 in the browser's WebCrypto) and post the join form. Waiting: poll the status
 // endpoint and show the place; on the turn, go on to the booking form.
+// Every text a person reads comes from the page (data-* attributes, written in the page's
+// language) or from the status answer (wait_text): the script has no words of its own.
 import { pbkdf2, solveChallenge } from "../vendor/altcha/altcha-lib.min.js";
 
 const join = document.getElementById("queue-join");
@@ -10,7 +12,7 @@ async function solveAndJoin() {
   const progress = document.getElementById("join-progress");
   const button = document.getElementById("join-button");
   if (button) button.disabled = true;
-  progress.textContent = "Working… (a few seconds)";
+  progress.textContent = join.dataset.working;
   try {
     const challenge = JSON.parse(join.dataset.challenge);
     const solution = await solveChallenge({ challenge, deriveKey: pbkdf2.deriveKey });
@@ -18,7 +20,7 @@ async function solveAndJoin() {
     join.elements.altcha.value = btoa(JSON.stringify({ challenge, solution }));
     join.submit();
   } catch (error) {
-    progress.textContent = "Something went wrong; reloading the page to try again.";
+    progress.textContent = join.dataset.failed;
     setTimeout(() => window.location.reload(), 3000);
   }
 }
@@ -39,6 +41,29 @@ function show(state) {
   });
 }
 
+// The live region speaks only when something changes for the person: a new state, or a new
+// estimate (the server rounds it to minutes). The place and the people ahead change at every
+// poll, so they are said with the estimate, not each time.
+let announced = "";
+if (box) {
+  const wait = document.getElementById("queue-wait");
+  announced = `${box.dataset.state}|${wait ? wait.textContent.trim() : ""}`;
+}
+function announce(s) {
+  const region = document.getElementById("queue-announce");
+  if (!region) return;
+  const key = `${s.state}|${s.wait_text || ""}`;
+  if (key === announced) return;
+  announced = key;
+  const heading = box.querySelector(`[data-show="${s.state}"] h2`);
+  const parts = [heading ? heading.textContent.trim() : ""];
+  if (s.state === "waiting") {
+    const r = region.dataset;
+    parts.push(`${r.position} ${s.position}`, `${r.ahead} ${s.ahead}`, `${r.wait} ${s.wait_text}`);
+  }
+  region.textContent = parts.filter(Boolean).join(". ");
+}
+
 function poll(after) {
   setTimeout(() => {
     fetch(box.dataset.statusUrl, { credentials: "same-origin", cache: "no-store" })
@@ -57,10 +82,10 @@ function poll(after) {
         if (s.state === "waiting") {
           document.getElementById("queue-position").textContent = s.position;
           document.getElementById("queue-ahead").textContent = s.ahead;
-          const m = Math.max(1, Math.ceil(s.wait_seconds / 60));
-          document.getElementById("queue-wait").textContent =
-            "about " + m + " minute" + (m === 1 ? "" : "s");
+          document.getElementById("queue-wait").textContent = s.wait_text;
         }
+        announce(s);
+        box.dataset.state = s.state;
         poll(s.poll_after || 2);
       })
       .catch(() => poll(5));

@@ -1,21 +1,32 @@
 from django.contrib import admin, messages
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Booking
 from campaigns import services
 from campaigns.models import BookingWindow, Campaign
 from campaigns.windows import WindowState, describe, format_kst, window_state, windows_of
+from vaxbook.dates import format_day
+
+# What each state of the window rule is called where officials read it.
+STATE_NAMES = {
+    WindowState.SCHEDULED: _("Scheduled"),
+    WindowState.OPEN: _("Open"),
+    WindowState.CLOSED: _("Closed"),
+}
 
 
 class WindowStateFilter(admin.SimpleListFilter):
-    title = "booking window"
+    title = _("booking window")
     parameter_name = "state"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
-        return [(state.value, state.value.capitalize()) for state in WindowState]
+        return [(state.value, STATE_NAMES[state]) for state in WindowState]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         # The campaign's own opening and closing, with the boundaries of
@@ -40,10 +51,10 @@ class BookingWindowInline(admin.TabularInline):
     model = BookingWindow
     extra = 0
     fields = ["label", "opens_at", "closes_at", "birth_day_last_digit", "born_from", "born_to"]
-    verbose_name = "staggered window"
-    verbose_name_plural = (
-        "Staggered windows (optional: without any, the campaign's own window is for the "
-        "whole cohort)"
+    verbose_name = _("staggered window")
+    verbose_name_plural = _(
+        "Staggered windows (optional: without any, the campaign's own window is for the whole "
+        "cohort)"
     )
 
 
@@ -72,20 +83,21 @@ class CampaignAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["created_at", "timeline", "draws_done"]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "vaccine"]}),
-        ("Cohort", {"fields": ["born_from", "born_to"]}),
+        (None, {"fields": ["name", "slug", "vaccine", "contact"]}),
+        (_("Cohort"), {"fields": ["born_from", "born_to"]}),
         (
-            "Booking window",
+            _("Booking window"),
             {
                 "fields": ["opens_at", "closes_at", "created_at"],
-                "description": "Times are Korea time (KST, Asia/Seoul), whatever the "
-                "clock of the computer you are using. Booking opens at the first time and "
-                "closes at the second.",
+                "description": _(
+                    "Times are Korea time (KST, Asia/Seoul), whatever the clock of the computer "
+                    "you are using. Booking opens at the first time and closes at the second."
+                ),
             },
         ),
-        ("Timeline", {"fields": ["timeline"]}),
+        (_("Timeline"), {"fields": ["timeline"]}),
         (
-            "Waiting room",
+            _("Waiting room"),
             {
                 "fields": [
                     "waiting_room_enabled",
@@ -94,12 +106,14 @@ class CampaignAdmin(admin.ModelAdmin):
                     "draws_done",
                     "draw_published",
                 ],
-                "description": "With the waiting room on, everyone queues before the booking "
-                "steps and is let through at the admission rate, counted from each opening "
-                "(the campaign's own, or each staggered window's). People who arrive before an "
-                "opening are put in random order at it. A pass books for a household at most, "
-                "and once it expires the person queues again. The rate can be changed while "
-                "the queue runs.",
+                "description": _(
+                    "With the waiting room on, everyone queues before the booking steps and is "
+                    "let through at the admission rate, counted from each opening (the "
+                    "campaign's own, or each staggered window's). People who arrive before an "
+                    "opening are put in random order at it. A pass books for a household at "
+                    "most, and once it expires the person queues again. The rate can be changed "
+                    "while the queue runs."
+                ),
             },
         ),
     ]
@@ -121,57 +135,74 @@ class CampaignAdmin(admin.ModelAdmin):
             )
         )
 
-    @admin.display(description="Cohort", ordering="born_from")
+    @admin.display(description=_("Cohort"), ordering="born_from")
     def cohort(self, campaign: Campaign) -> str:
-        return f"{campaign.born_from:%Y-%m-%d} – {campaign.born_to:%Y-%m-%d}"
+        return campaign.cohort_label
 
-    @admin.display(description="Opens (KST)", ordering="opens_at")
+    @admin.display(description=_("Opens (KST)"), ordering="opens_at")
     def opens_at_kst(self, campaign: Campaign) -> str:
         return format_kst(campaign.opens_at)
 
-    @admin.display(description="Closes (KST)", ordering="closes_at")
+    @admin.display(description=_("Closes (KST)"), ordering="closes_at")
     def closes_at_kst(self, campaign: Campaign) -> str:
         return format_kst(campaign.closes_at)
 
-    @admin.display(description="State")
+    @admin.display(description=_("State"))
     def state(self, campaign: Campaign) -> str:
-        return window_state(campaign).value
+        state = window_state(campaign)
+        return format_html(
+            '<span class="window-state" data-state="{}">{}</span>', state.value, STATE_NAMES[state]
+        )
 
-    @admin.display(description="Pending", ordering="pending_count")
+    @admin.display(description=_("Pending"), ordering="pending_count")
     def pending_count(self, campaign: Campaign) -> int:
         return campaign.pending_count
 
-    @admin.display(description="Confirmed", ordering="confirmed_count")
+    @admin.display(description=_("Confirmed"), ordering="confirmed_count")
     def confirmed_count(self, campaign: Campaign) -> int:
         return campaign.confirmed_count
 
-    @admin.display(description="Rejected", ordering="rejected_count")
+    @admin.display(description=_("Rejected"), ordering="rejected_count")
     def rejected_count(self, campaign: Campaign) -> int:
         return campaign.rejected_count
 
-    @admin.display(description="Cancelled", ordering="cancelled_count")
+    @admin.display(description=_("Cancelled"), ordering="cancelled_count")
     def cancelled_count(self, campaign: Campaign) -> int:
         return campaign.cancelled_count
 
-    @admin.display(description="Draws")
+    @admin.display(description=_("Draws"))
     def draws_done(self, campaign: Campaign) -> str:
         """Each opening's draw so far: when, its seed and how many were waiting."""
         if campaign.pk is None:
             return "-"
         draws = campaign.draws.annotate(tickets=Count("entries")).order_by("opens_at")
         if not draws:
-            return "No draw yet (each opening's draw happens just after it)."
+            return gettext("No draw yet (each opening's draw happens just after it).")
         return format_html_join(
             "",
-            "<div>{}: {} tickets, seed <code>{}</code></div>",
-            ((format_kst(d.opens_at), d.tickets, d.seed) for d in draws),
+            "<div>{}</div>",
+            (
+                (
+                    format_html(
+                        ngettext(
+                            "{opening}: {tickets} ticket, seed {seed}",
+                            "{opening}: {tickets} tickets, seed {seed}",
+                            d.tickets,
+                        ),
+                        opening=format_kst(d.opens_at),
+                        tickets=d.tickets,
+                        seed=format_html("<code>{}</code>", d.seed),
+                    ),
+                )
+                for d in draws
+            ),
         )
 
-    @admin.display(description="Windows")
+    @admin.display(description=_("Windows"))
     def timeline(self, campaign: Campaign) -> str:
         """Each window as a bar on a line from the campaign's opening to its closing."""
         if campaign.pk is None:
-            return "Save the campaign to see its timeline."
+            return gettext("Save the campaign to see its timeline.")
         start, end = campaign.opens_at, campaign.closes_at
         span = max((end - start).total_seconds(), 1)
 
@@ -184,8 +215,13 @@ class CampaignAdmin(admin.ModelAdmin):
             return (
                 f"{left:.2f}",
                 f"{width:.2f}",
-                f"{window.label or describe(window)}: {format_kst(window.opens_at)} – "
-                f"{format_kst(window.closes_at)} ({describe(window)})",
+                gettext("%(window)s: %(opens)s – %(closes)s (%(whom)s)")
+                % {
+                    "window": window.label or describe(window),
+                    "opens": format_kst(window.opens_at),
+                    "closes": format_kst(window.closes_at),
+                    "whom": describe(window),
+                },
             )
 
         # SVG presentation attributes, not style attributes: the page's Content Security
@@ -220,13 +256,28 @@ class CampaignAdmin(admin.ModelAdmin):
             super().save_related(request, form, formsets, change)
         gaps = services.uncovered_birth_dates(campaign)
         if gaps:
-            shown = ", ".join(f"{a:%Y-%m-%d}–{b:%Y-%m-%d}" for a, b in gaps[:5])
-            more = f" and {len(gaps) - 5} more stretches" if len(gaps) > 5 else ""
+            shown = ", ".join(
+                gettext("%(first)s–%(last)s") % {"first": format_day(a), "last": format_day(b)}
+                for a, b in gaps[:5]
+            )
+            if len(gaps) > 5:
+                shown = ngettext(
+                    "%(shown)s and %(more)d more stretch",
+                    "%(shown)s and %(more)d more stretches",
+                    len(gaps) - 5,
+                ) % {"shown": shown, "more": len(gaps) - 5}
             self.message_user(
                 request,
-                f"Warning: no booking window covers part of the cohort ({len(gaps)} stretch"
-                f"{'es' if len(gaps) != 1 else ''} of birth dates: {shown}{more}). "
-                "Those people could never book.",
+                ngettext(
+                    "Warning: no booking window covers part of the cohort (%(count)d stretch of "
+                    "birth dates: %(shown)s). Those people could never book; they are told whom "
+                    "to contact.",
+                    "Warning: no booking window covers part of the cohort (%(count)d stretches "
+                    "of birth dates: %(shown)s). Those people could never book; they are told "
+                    "whom to contact.",
+                    len(gaps),
+                )
+                % {"count": len(gaps), "shown": shown},
                 level=messages.WARNING,
             )
         outside = [
@@ -237,20 +288,54 @@ class CampaignAdmin(admin.ModelAdmin):
         if outside:
             self.message_user(
                 request,
-                f"Warning: {len(outside)} window(s) reach outside the campaign's own opening "
-                "and closing; the windows decide when people can book.",
+                ngettext(
+                    "Warning: %(count)d window reaches outside the campaign's own opening and "
+                    "closing; the windows decide when people can book.",
+                    "Warning: %(count)d windows reach outside the campaign's own opening and "
+                    "closing; the windows decide when people can book.",
+                    len(outside),
+                )
+                % {"count": len(outside)},
                 level=messages.WARNING,
             )
 
-    @admin.action(description="Publish the queue draws (seeds and orders)", permissions=["change"])
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        # "Generate slots…" is an action on the clinics' list; from a campaign it starts with
+        # that campaign chosen (clinics.admin reads ?campaign=<pk>). Only for those who may.
+        extra_context = dict(extra_context or {})
+        if request.user.has_perm("clinics.add_slot"):
+            extra_context["generate_slots_url"] = (
+                reverse("admin:clinics_clinic_changelist") + f"?campaign={int(object_id)}"
+                if str(object_id).isdigit()
+                else ""
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(
+        description=_("Publish the queue draws (seeds and orders)"), permissions=["change"]
+    )
     def publish_draw(self, request: HttpRequest, queryset: QuerySet) -> None:
         published, skipped = services.publish_draws(
             [campaign.pk for campaign in queryset], actor=request.user
         )
-        self.message_user(request, f"Published the draws of {published} campaign(s).")
+        self.message_user(
+            request,
+            ngettext(
+                "Published the draws of %(count)d campaign.",
+                "Published the draws of %(count)d campaigns.",
+                published,
+            )
+            % {"count": published},
+        )
         if skipped:
             self.message_user(
                 request,
-                "Campaigns whose queue has not been drawn yet were skipped.",
+                gettext("Campaigns whose queue has not been drawn yet were skipped."),
                 messages.WARNING,
             )

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 # The actor of what is done on the server's command line: no user is logged in there.
 COMMAND_LINE = "command-line"
@@ -48,36 +49,45 @@ class AppendOnlyViolation(Exception):
 
 class AuditEvent(models.Model):
     class Action(models.TextChoices):
-        ROSTER_EXPORTED = "roster_exported", "Roster exported"
-        BOOKING_VIEWED = "booking_viewed", "Booking viewed"
-        BOOKINGS_LISTED = "bookings_listed", "Bookings listed or searched"
-        CAMPAIGN_WINDOW_CHANGED = "campaign_window_changed", "Campaign window changed"
-        BOOKING_WINDOW_ADDED = "booking_window_added", "Staggered window added"
-        BOOKING_WINDOW_CHANGED = "booking_window_changed", "Staggered window changed"
-        BOOKING_WINDOW_DELETED = "booking_window_deleted", "Staggered window deleted"
-        WAITING_ROOM_CHANGED = "waiting_room_changed", "Waiting room changed"
-        SLOT_CAPACITY_CHANGED = "slot_capacity_changed", "Slot capacity changed"
-        STAFF_MEMBERSHIP_ADDED = "staff_membership_added", "Clinic staff member added"
-        STAFF_MEMBERSHIP_CHANGED = "staff_membership_changed", "Clinic staff member changed"
-        STAFF_MEMBERSHIP_REMOVED = "staff_membership_removed", "Clinic staff member removed"
+        ROSTER_EXPORTED = "roster_exported", _("Roster exported")
+        BOOKING_VIEWED = "booking_viewed", _("Booking viewed")
+        BOOKINGS_LISTED = "bookings_listed", _("Bookings listed or searched")
+        CAMPAIGN_WINDOW_CHANGED = "campaign_window_changed", _("Campaign window changed")
+        BOOKING_WINDOW_ADDED = "booking_window_added", _("Staggered window added")
+        BOOKING_WINDOW_CHANGED = "booking_window_changed", _("Staggered window changed")
+        BOOKING_WINDOW_DELETED = "booking_window_deleted", _("Staggered window deleted")
+        WAITING_ROOM_CHANGED = "waiting_room_changed", _("Waiting room changed")
+        SLOT_CAPACITY_CHANGED = "slot_capacity_changed", _("Slot capacity changed")
+        STAFF_MEMBERSHIP_ADDED = "staff_membership_added", _("Clinic staff member added")
+        STAFF_MEMBERSHIP_CHANGED = "staff_membership_changed", _("Clinic staff member changed")
+        STAFF_MEMBERSHIP_REMOVED = "staff_membership_removed", _("Clinic staff member removed")
 
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("user"),
     )
     actor_name = models.CharField(
-        max_length=150, help_text="Who it was when the event was written; kept if the user goes."
+        _("who"),
+        max_length=150,
+        help_text=_("Who it was when the event was written; kept if the user goes."),
     )
-    action = models.CharField(max_length=40, choices=Action.choices)
-    object_type = models.CharField(max_length=100, help_text="app_label.model, e.g. clinics.slot")
-    object_id = models.CharField(max_length=64)
-    details = models.JSONField(default=dict, blank=True, encoder=AuditEventJSONEncoder)
+    action = models.CharField(_("action"), max_length=40, choices=Action.choices)
+    object_type = models.CharField(
+        _("object type"), max_length=100, help_text=_("app_label.model, e.g. clinics.slot")
+    )
+    object_id = models.CharField(_("object id"), max_length=64)
+    details = models.JSONField(
+        _("details"), default=dict, blank=True, encoder=AuditEventJSONEncoder
+    )
 
     class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         db_table = "bookings_auditevent"
         ordering = ["-at", "-pk"]
         indexes = [

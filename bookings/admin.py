@@ -7,12 +7,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Booking
 from bookings.selectors import suspicious_bookings
 from bookings.services import CODE_ALPHABET, CODE_LENGTH
 from vaxbook.auditlog.models import AuditEvent
 from vaxbook.auditlog.services import record
+from vaxbook.dates import format_slot
 
 INTEGRITY_REPORT_LIMIT = 500
 # What a booking code looks like, exactly: a search for anything else (a phone number, a birth
@@ -41,7 +43,7 @@ class BookingAdmin(admin.ModelAdmin):
     list_filter = ["status", "campaign"]
     list_select_related = ["campaign", "slot__clinic"]
     search_fields = ["=code"]
-    search_help_text = "Booking code, exactly (for example K7M2QX9P)."
+    search_help_text = _("Booking code, exactly (for example K7M2QX9P).")
     fields = [
         "code",
         "public_id",
@@ -76,7 +78,7 @@ class BookingAdmin(admin.ModelAdmin):
         rows = list(islice(suspicious_bookings(), INTEGRITY_REPORT_LIMIT))
         context = {
             **self.admin_site.each_context(request),
-            "title": "Booking integrity report",
+            "title": _("Booking integrity report"),
             "opts": self.model._meta,
             "rows": rows,
             "limit": INTEGRITY_REPORT_LIMIT,
@@ -158,14 +160,14 @@ class BookingAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Booking | None = None) -> bool:
         return False
 
-    @admin.display(description="Registration no.")
+    @admin.display(description=_("Registration no."))
     def rrn_masked(self, booking: Booking) -> str:
         return booking.rrn_masked
 
-    @admin.display(description="Clinic", ordering="slot__clinic__name")
+    @admin.display(description=_("Clinic"), ordering="slot__clinic__name")
     def clinic(self, booking: Booking) -> str:
         return str(booking.slot.clinic)
 
-    @admin.display(description="Slot", ordering="slot__date")
+    @admin.display(description=_("Time"), ordering="slot__date")
     def slot_time(self, booking: Booking) -> str:
-        return f"{booking.slot.date:%Y-%m-%d} {booking.slot.start_time:%H:%M}"
+        return format_slot(booking.slot.date, booking.slot.start_time)

@@ -1,5 +1,6 @@
 """The booking API (DRF): the same services and the same window rule as the pages."""
 
+from django.utils.translation import gettext
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -81,7 +82,11 @@ def _parsed_rrn(data) -> Rrn | None:
 
 def _too_many(wait: int) -> Response:
     return Response(
-        {"detail": f"Too many tries. Try again in {wait} seconds.", "retry_after": wait},
+        {
+            "detail": gettext("Too many tries. Try again in %(seconds)d seconds.")
+            % {"seconds": wait},
+            "retry_after": wait,
+        },
         status=status.HTTP_429_TOO_MANY_REQUESTS,
         headers={"Retry-After": str(wait)},
     )
@@ -127,5 +132,5 @@ class BookingStatusView(APIView):
     def get(self, request: Request, public_id) -> Response:
         booking = selectors.booking_by_public_id(public_id)
         if booking is None:
-            return Response({"detail": "No such booking."}, status=404)
+            return Response({"detail": gettext("No such booking.")}, status=404)
         return Response(BookingStatusSerializer(booking).data)

@@ -1,22 +1,42 @@
-"""Why a booking request is refused. Each message is safe to show to the person and to log:
-none of them repeats a registration number."""
+"""Why a booking request is refused.
 
-from datetime import datetime
+A refusal carries its reason as data: ``code`` (the kind), ``reason`` (the rule within it) and
+the parameters the text needs. The text a person reads (``message``) is made when it is read,
+in the language active then, so the same refusal reads in Korean on a Korean page and in
+English in an English API answer. None of the texts repeats a registration number.
+"""
+
+from datetime import date, datetime
+
+from django.utils.translation import gettext, gettext_lazy
 
 from campaigns.models import Campaign
-from campaigns.windows import format_kst
+from vaxbook.dates import format_day, format_kst
 
 
 class BookingRefused(Exception):
     """A refusal: ``code`` names the kind (API clients and tests rely on it), ``reason`` the
-    particular rule within it (a short identifier, or "" where the kind has only one)."""
+    particular rule within it (a short identifier, or "" where the kind has only one).
+
+    A subclass with several reasons lists their texts in ``texts`` (reason → lazy text with
+    named placeholders filled from ``params``), or overrides ``message``.
+    """
 
     code = "refused"
+    texts: dict[str, str] = {}
 
-    def __init__(self, message: str, *, reason: str = ""):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, *, reason: str = "", **params) -> None:
+        super().__init__(self.code, reason)
         self.reason = reason
+        self.params = params
+
+    @property
+    def message(self) -> str:
+        """What a person reads, in the active language."""
+        return str(self.texts[self.reason]) % self.params
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class WindowClosed(BookingRefused):
@@ -25,49 +45,103 @@ class WindowClosed(BookingRefused):
 
     code = "window_closed"
 
+    def __init__(
+        self,
+        *,
+        reason: str,
+        campaign: Campaign | None = None,
+        state=None,
+        now: datetime | None = None,
+        birth_date: date | None = None,
+    ) -> None:
+        super().__init__(reason=reason)
+        self.campaign, self.state, self.now, self.birth_date = campaign, state, now, birth_date
+
+    @property
+    def message(self) -> str:
+        if self.reason == "no_pass":
+            return gettext("Join the waiting room first: booking needs an admission pass.")
+        # Imported here: campaigns.windows is the one place that words a closed window.
+        from campaigns.windows import closed_message
+
+        return str(
+            closed_message(self.campaign, self.state, now=self.now, birth_date=self.birth_date)
+        )
+
 
 class OutOfCohort(BookingRefused):
     code = "out_of_cohort"
 
     def __init__(self, campaign: Campaign):
-        super().__init__(
-            f"{campaign.name} is for people {campaign.cohort_label}. "
-            "The person you entered is not in the cohort."
-        )
+        super().__init__()
+        self.campaign = campaign
+
+    @property
+    def message(self) -> str:
+        return gettext(
+            "%(campaign)s is for people %(cohort)s. The person you entered is not in this "
+            "campaign's group."
+        ) % {"campaign": self.campaign.name, "cohort": self.campaign.cohort_label}
 
 
 class AlreadyBooked(BookingRefused):
     code = "already_booked"
-
-    def __init__(self) -> None:
-        super().__init__(
+    texts = {
+        "": gettext_lazy(
             "This person already has a booking in this campaign. Look it up with its booking "
             "code and the registration number to see or cancel it."
         )
+    }
 
 
 class SlotUnavailable(BookingRefused):
     """Reasons: ``not_offered`` (not this campaign's), ``started``, ``full``."""
 
     code = "slot_unavailable"
+    texts = {
+        "not_offered": gettext_lazy("That time is not offered in this campaign."),
+        "started": gettext_lazy("That time has already passed. Choose another one."),
+        "full": gettext_lazy("That time is full. Choose another one."),
+    }
 
 
 class NotCancellable(BookingRefused):
-    """Reasons: ``not_active`` (already cancelled or rejected), ``past`` (its day is over)."""
+    """Reasons: ``not_active`` (already cancelled or rejected), ``past`` (its day is over),
+    ``checked_in`` (the person has come to the clinic: the booking is the record of it)."""
 
     code = "not_cancellable"
+    texts = {
+        "not_active": gettext_lazy(
+            "This booking is no longer active, so there is nothing to cancel."
+        ),
+        "past": gettext_lazy("This appointment has already taken place."),
+        "checked_in": gettext_lazy(
+            "This booking can no longer be cancelled: the person has already checked in at the "
+            "clinic."
+        ),
+    }
 
 
 class CannotRebook(BookingRefused):
     """Only a booking whose slot filled (``rejected``) may ask for another slot."""
 
     code = "cannot_rebook"
+    texts = {"": gettext_lazy("Only a booking whose time filled up can be moved to another time.")}
 
 
 class CannotCheckIn(BookingRefused):
-    """Reasons: ``not_confirmed``, ``not_today`` (the appointment is on another day, KST)."""
+    """Reasons: ``not_confirmed``, ``not_today`` (the appointment is on another day, KST; the
+    parameter ``day`` is that day)."""
 
     code = "cannot_check_in"
+
+    @property
+    def message(self) -> str:
+        if self.reason == "not_today":
+            return gettext("This booking is for %(day)s, not today.") % {
+                "day": format_day(self.params["day"])
+            }
+        return gettext("Only a confirmed booking can be checked in.")
 
 
 class PassFull(BookingRefused):
@@ -76,12 +150,16 @@ class PassFull(BookingRefused):
     code = "pass_full"
 
     def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"This admission pass has already been used for {limit} people, the most one pass "
+        super().__init__()
+        self.limit = limit
+
+    @property
+    def message(self) -> str:
+        return gettext(
+            "This admission pass has already been used for %(limit)d people, the most one pass "
             "may book for (a person and their household). To book for someone else, that "
             "person needs a place in the queue of their own."
-        )
-        self.limit = limit
+        ) % {"limit": self.limit}
 
 
 class PassBeforeWindow(BookingRefused):
@@ -90,9 +168,13 @@ class PassBeforeWindow(BookingRefused):
     code = "pass_before_window"
 
     def __init__(self, window_opened: datetime) -> None:
-        super().__init__(
-            "This admission pass comes from the queue before this person's booking window "
-            f"opened ({format_kst(window_opened)}). Each window's opening has its own queue: "
-            "join it to book for this person."
-        )
+        super().__init__()
         self.window_opened = window_opened
+
+    @property
+    def message(self) -> str:
+        return gettext(
+            "This admission pass comes from the queue before this person's booking window "
+            "opened (%(opened)s). Each window's opening has its own queue: join it to book for "
+            "this person."
+        ) % {"opened": format_kst(self.window_opened)}

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from bookings.identity import IdentityError, normalise_name, normalise_phone, parse_rrn
 
@@ -21,17 +22,21 @@ def _checked(parse, value):
 class IdentityForm(forms.Form):
     """Step 1: the person to vaccinate (often a parent of whoever fills it in)."""
 
-    name = forms.CharField(label="Name of the person to vaccinate", max_length=200)
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=200,
+        help_text=_("The name of the person to be vaccinated, as on their ID card."),
+    )
     rrn = forms.CharField(
-        label="Resident registration number",
+        label=_("Resident registration number"),
         max_length=40,
-        help_text="YYMMDD-GNNNNNN; the hyphen is optional.",
+        help_text=_("13 digits, YYMMDD-GNNNNNN; the hyphen is optional."),
         widget=SensitiveInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
     )
     phone = forms.CharField(
-        label="Phone number",
+        label=_("Phone number"),
         max_length=40,
-        help_text="For example 010-1234-5678.",
+        help_text=_("For example 010-1234-5678."),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
     )
 
@@ -49,15 +54,15 @@ class LookupForm(forms.Form):
     """A booking is reached with its code plus the registration number or the phone number —
     never with the code alone."""
 
-    code = forms.CharField(label="Booking code", max_length=20)
+    code = forms.CharField(label=_("Booking code"), max_length=20)
     rrn = forms.CharField(
-        label="Resident registration number",
+        label=_("Resident registration number"),
         max_length=40,
         required=False,
         widget=SensitiveInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
     )
     phone = forms.CharField(
-        label="…or the phone number given when booking",
+        label=_("…or the phone number given when booking"),
         max_length=40,
         required=False,
         widget=forms.TextInput(attrs={"type": "tel"}),
@@ -78,13 +83,14 @@ class LookupForm(forms.Form):
         cleaned = super().clean()
         if not self.errors and not cleaned.get("rrn") and not cleaned.get("phone"):
             raise forms.ValidationError(
-                "Enter the registration number or the phone number used for the booking."
+                _("Enter the registration number or the phone number used for the booking."),
+                code="rrn_or_phone",
             )
         return cleaned
 
 
 class SlotChoiceForm(forms.Form):
-    slot = forms.IntegerField(min_value=1, error_messages={"required": "Choose a time."})
+    slot = forms.IntegerField(min_value=1, error_messages={"required": _("Choose a time.")})
 
 
 class PlaceQueryForm(forms.Form):

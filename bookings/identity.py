@@ -27,6 +27,7 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext
 
 # ASCII digits only: Python's \d also matches Arabic-Indic or Devanagari digits, which would
 # give one person several spellings (and HMACs). Full-width digits are folded by NFKC first.
@@ -93,18 +94,21 @@ def parse_rrn(raw: str, *, today: date | None = None) -> Rrn:
     match = _RRN_PATTERN.fullmatch(text)
     if not match:
         raise IdentityError(
-            "Enter the registration number as 13 digits, YYMMDD-GNNNNNN (the hyphen is optional)."
+            gettext(
+                "Enter the registration number as 13 digits, YYMMDD-GNNNNNN (the hyphen is "
+                "optional)."
+            )
         )
     digits = match.group(1) + match.group(2)
     try:
         born = _birth_date(digits)
     except ValueError:
         raise IdentityError(
-            "The registration number does not start with a real date of birth."
+            gettext("The registration number does not start with a real date of birth.")
         ) from None
     today = today or timezone.localdate()
     if born > today:
-        raise IdentityError("The registration number gives a date of birth in the future.")
+        raise IdentityError(gettext("The registration number gives a date of birth in the future."))
     return Rrn(digits)
 
 
@@ -140,7 +144,9 @@ def decrypt_rrn(token: str) -> Rrn:
     try:
         digits = _fernet(tuple(settings.VAXBOOK_PII_KEYS)).decrypt(token.encode()).decode()
     except InvalidToken:
-        raise IdentityError("The stored registration number cannot be decrypted.") from None
+        raise IdentityError(
+            gettext("The stored registration number cannot be decrypted.")
+        ) from None
     return Rrn(digits)
 
 
@@ -157,7 +163,9 @@ def reencrypt(token: str) -> str:
     try:
         return _fernet(tuple(settings.VAXBOOK_PII_KEYS)).rotate(token.encode()).decode()
     except InvalidToken:
-        raise IdentityError("The stored registration number cannot be decrypted.") from None
+        raise IdentityError(
+            gettext("The stored registration number cannot be decrypted.")
+        ) from None
 
 
 def normalise_phone(raw: str) -> str:
@@ -167,7 +175,7 @@ def normalise_phone(raw: str) -> str:
     if digits.startswith("+82"):
         digits = "0" + digits[3:]
     if not _PHONE_DIGITS.fullmatch(digits):
-        raise IdentityError("Enter a Korean phone number, for example 010-1234-5678.")
+        raise IdentityError(gettext("Enter a Korean phone number, for example 010-1234-5678."))
     if digits.startswith("02"):
         head, rest = digits[:2], digits[2:]
     else:
@@ -179,11 +187,13 @@ def normalise_name(raw: str) -> str:
     text = unicodedata.normalize("NFC", raw or "").strip()
     text = re.sub(r"\s+", " ", text)
     if not text:
-        raise IdentityError("Enter the name of the person to vaccinate.")
+        raise IdentityError(gettext("Enter the name of the person to vaccinate."))
     if len(text) > NAME_MAX_LENGTH:
-        raise IdentityError(f"The name can be at most {NAME_MAX_LENGTH} characters.")
+        raise IdentityError(
+            gettext("The name can be at most %(limit)d characters.") % {"limit": NAME_MAX_LENGTH}
+        )
     if any(unicodedata.category(ch).startswith("C") for ch in text):
-        raise IdentityError("The name contains characters that cannot be used.")
+        raise IdentityError(gettext("The name contains characters that cannot be used."))
     return text
 
 

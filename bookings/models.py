@@ -2,6 +2,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from bookings.identity import mask_birth_date
 
@@ -15,53 +16,79 @@ class Booking(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        CONFIRMED = "confirmed", "Confirmed"
-        REJECTED = "rejected", "Rejected"
-        CANCELLED = "cancelled", "Cancelled"
+        PENDING = "pending", _("Pending")
+        CONFIRMED = "confirmed", _("Confirmed")
+        REJECTED = "rejected", _("Rejected")
+        CANCELLED = "cancelled", _("Cancelled")
 
     ACTIVE_STATUSES = (Status.PENDING, Status.CONFIRMED)
 
     class RejectReason(models.TextChoices):
-        SLOT_FULL = "slot_full", "The slot filled before your booking was confirmed."
-        OUTSIDE_WINDOW = "outside_window", "The booking was requested outside the window."
+        SLOT_FULL = "slot_full", _("The time filled up before your booking was confirmed.")
+        OUTSIDE_WINDOW = (
+            "outside_window",
+            _("The booking was requested outside the booking window."),
+        )
         # Its confirmation failed for good: bookings.tasks gave up on it.
         SYSTEM_ERROR = (
             "system_error",
-            "We could not confirm this booking because of a system problem.",
+            _("We could not confirm this booking because of a system problem."),
         )
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.PROTECT, related_name="bookings"
+        "campaigns.Campaign",
+        on_delete=models.PROTECT,
+        related_name="bookings",
+        verbose_name=_("campaign"),
     )
-    slot = models.ForeignKey("clinics.Slot", on_delete=models.PROTECT, related_name="bookings")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    code = models.CharField(max_length=12, unique=True, null=True, blank=True)
-    reject_reason = models.CharField(max_length=20, choices=RejectReason.choices, blank=True)
+    slot = models.ForeignKey(
+        "clinics.Slot", on_delete=models.PROTECT, related_name="bookings", verbose_name=_("time")
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    code = models.CharField(_("booking code"), max_length=12, unique=True, null=True, blank=True)
+    reject_reason = models.CharField(
+        _("why not booked"), max_length=20, choices=RejectReason.choices, blank=True
+    )
 
-    name = models.CharField(max_length=50)
-    phone = models.CharField(max_length=20)
-    birth_date = models.DateField()
-    rrn_gender_digit = models.CharField(max_length=1)
-    rrn_hmac = models.CharField(max_length=64, db_index=True)
-    rrn_encrypted = models.TextField()
+    name = models.CharField(_("name"), max_length=50)
+    phone = models.CharField(_("phone number"), max_length=20)
+    birth_date = models.DateField(_("date of birth"))
+    rrn_gender_digit = models.CharField(_("registration number's 7th digit"), max_length=1)
+    rrn_hmac = models.CharField(_("registration number (keyed hash)"), max_length=64, db_index=True)
+    rrn_encrypted = models.TextField(_("registration number (encrypted)"))
 
-    requested_at = models.DateTimeField(help_text="Server time of the request.")
+    requested_at = models.DateTimeField(
+        _("requested at"), help_text=_("Server time of the request.")
+    )
     admission_pass = models.CharField(
-        max_length=32, blank=True, help_text="The waiting-room ticket whose pass let it in."
+        _("admission pass"),
+        max_length=32,
+        blank=True,
+        help_text=_("The waiting-room ticket whose pass let it in."),
     )
     waiting_room_required = models.BooleanField(
-        default=False, help_text="The waiting room was on when the booking was requested."
+        _("waiting room on"),
+        default=False,
+        help_text=_("The waiting room was on when the booking was requested."),
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    checked_in_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
     checked_in_by = models.ForeignKey(
-        "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "auth.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("checked in by"),
     )
 
     class Meta:
+        verbose_name = _("booking")
+        verbose_name_plural = _("bookings")
         ordering = ["-requested_at"]
         constraints = [
             models.UniqueConstraint(

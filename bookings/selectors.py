@@ -2,6 +2,7 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.db.models import Count
+from django.utils.translation import gettext
 
 from bookings.identity import Rrn, rrn_hmac
 from bookings.models import Booking
@@ -51,16 +52,14 @@ def suspicious_bookings(campaign: Campaign | None = None) -> Iterator[tuple[Book
         # one Campaign object per campaign, so its windows are fetched once
         campaign_of = campaigns.setdefault(booking.campaign_id, booking.campaign)
         if not windows.is_open(campaign_of, at=booking.requested_at, birth_date=booking.birth_date):
-            yield booking, "requested outside the person's booking window"
+            yield booking, gettext("requested outside the person's booking window")
         elif booking.waiting_room_required and not booking.admission_pass:
-            yield booking, "no admission pass while the waiting room was on"
+            yield booking, gettext("no admission pass while the waiting room was on")
         elif (people := overused.get((booking.campaign_id, booking.admission_pass))) is not None:
             yield (
                 booking,
-                (
-                    f"its admission pass booked for {people} people, more than "
-                    f"{settings.VAXBOOK_PEOPLE_PER_PASS}"
-                ),
+                gettext("its admission pass booked for %(people)d people, more than %(limit)d")
+                % {"people": people, "limit": settings.VAXBOOK_PEOPLE_PER_PASS},
             )
 
 

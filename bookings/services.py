@@ -118,13 +118,11 @@ def check_booking_allowed(
     state = windows.window_state(campaign, now=now, birth_date=born)
     if state is not windows.WindowState.OPEN:
         raise WindowClosed(
-            windows.closed_message(campaign, state, now=now, birth_date=born), reason="window"
+            reason="window", campaign=campaign, state=state, now=now, birth_date=born
         )
     if campaign.waiting_room_enabled:
         if admission is None:
-            raise WindowClosed(
-                "Join the waiting room first: booking needs an admission pass.", reason="no_pass"
-            )
+            raise WindowClosed(reason="no_pass")
         bind_pass_to_person(campaign, admission=admission, rrn=rrn, now=now)
     if has_active_booking(campaign, rrn=rrn):
         raise AlreadyBooked()
@@ -150,13 +148,11 @@ def request_booking(
     person = rrn_hmac(identity.rrn)
     slot = Slot.objects.filter(pk=slot_id, campaign=campaign).first()
     if slot is None:
-        raise SlotUnavailable(
-            "That time slot is not offered in this campaign.", reason="not_offered"
-        )
+        raise SlotUnavailable(reason="not_offered")
     if slot.starts_at <= now:
-        raise SlotUnavailable("That time has already passed. Choose another one.", reason="started")
+        raise SlotUnavailable(reason="started")
     if slot.booked >= slot.capacity:
-        raise SlotUnavailable("That time slot is full. Choose another one.", reason="full")
+        raise SlotUnavailable(reason="full")
     try:
         with transaction.atomic():
             booking = Booking.objects.create(
@@ -188,7 +184,7 @@ def rebook(
 ) -> Booking:
     """Request another slot for the person of a rejected booking (same checks as a new one)."""
     if booking.status != Booking.Status.REJECTED:
-        raise CannotRebook("Only a booking whose slot filled can be moved to another slot.")
+        raise CannotRebook()
     identity = Identity(
         name=booking.name, rrn=decrypt_rrn(booking.rrn_encrypted), phone=booking.phone
     )
@@ -295,18 +291,29 @@ def give_up_booking(
     return booking
 
 
+def check_booking_cancellable(booking: Booking, *, now: datetime | None = None) -> None:
+    """Raise ``NotCancellable`` if this booking may not be cancelled now: no longer active
+    (``not_active``), its person has checked in (``checked_in``: the booking is the record that
+    they came, and the place stays taken), or its day is over (``past``). The cancel page asks
+    this before it offers the button; ``cancel_booking`` asks it again under the row lock."""
+    now = now or timezone.now()
+    if not booking.is_active:
+        raise NotCancellable(reason="not_active")
+    if booking.checked_in_at is not None:
+        raise NotCancellable(reason="checked_in")
+    if booking.slot.date < timezone.localdate(now):
+        raise NotCancellable(reason="past")
+
+
 def cancel_booking(booking_id: int, *, now: datetime | None = None) -> Booking:
-    """Cancel a pending or confirmed booking; a confirmed one gives its place back."""
+    """Cancel a pending or confirmed booking; a confirmed one gives its place back.
+
+    Refuses what ``check_booking_cancellable`` refuses, checked under the booking's row lock,
+    so a check-in and a cancel at the same moment cannot both happen."""
     now = now or timezone.now()
     with transaction.atomic():
         booking = _locked(booking_id, "slot").get()
-        if not booking.is_active:
-            raise NotCancellable(
-                f"This booking is already {booking.get_status_display().lower()}.",
-                reason="not_active",
-            )
-        if booking.slot.date < timezone.localdate(now):
-            raise NotCancellable("This appointment has already taken place.", reason="past")
+        check_booking_cancellable(booking, now=now)
         if booking.status == Booking.Status.CONFIRMED:
             Slot.objects.filter(pk=booking.slot_id, booked__gt=0).update(booked=F("booked") - 1)
         booking.status = Booking.Status.CANCELLED
@@ -326,14 +333,9 @@ def check_in_booking(booking_id: int, *, by, now: datetime | None = None) -> Boo
         if booking.checked_in_at is not None:
             return booking
         if booking.status != Booking.Status.CONFIRMED:
-            raise CannotCheckIn(
-                f"Only a confirmed booking can be checked in; this one is {booking.status}.",
-                reason="not_confirmed",
-            )
+            raise CannotCheckIn(reason="not_confirmed")
         if booking.slot.date != timezone.localdate(now):
-            raise CannotCheckIn(
-                f"This booking is for {booking.slot.date:%Y-%m-%d}, not today.", reason="not_today"
-            )
+            raise CannotCheckIn(reason="not_today", day=booking.slot.date)
         booking.checked_in_at = now
         booking.checked_in_by = by
         booking.save(update_fields=["checked_in_at", "checked_in_by"])

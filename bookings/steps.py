@@ -18,6 +18,7 @@ from django.contrib import messages
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext_lazy as _
 
 from bookings.identity import Identity, IdentityError, decrypt_rrn, encrypt_rrn, rrn_hmac
 from campaigns.windows import WindowState, closed_response, window_state
@@ -29,7 +30,7 @@ OWNED_KEY = "my_bookings"
 
 CHOOSE = "choose"
 REVIEW = "review"
-RESTART_MESSAGE = "Your booking session expired or the link is not valid. Please start again."
+RESTART_MESSAGE = _("Your booking session expired or the link is not valid. Please start again.")
 
 
 @dataclass
@@ -99,10 +100,11 @@ def flow_for_step(request: HttpRequest, *, campaign: str, step: str) -> Flow | N
     return flow
 
 
-def submitted_booking_for_token(request: HttpRequest, *, campaign: str) -> str | None:
-    """For a double submit: the booking an earlier submit of this token's flow created."""
+def submitted_booking_for_token(request: HttpRequest, *, campaign: str, step: str) -> str | None:
+    """The booking that this token's flow already made: a double submit, or the browser's back
+    button after booking (to the review or the choose step), leads to it."""
     token = request.POST.get("t") or request.GET.get("t") or ""
-    data = read_token(token, campaign=campaign, step=REVIEW)
+    data = read_token(token, campaign=campaign, step=step)
     return request.session.get(SUBMITTED_KEY, {}).get(data["f"]) if data else None
 
 
@@ -128,7 +130,8 @@ def may_manage(request: HttpRequest, public_id: str) -> bool:
 def step_required(step: str) -> Callable:
     """Guard a booking step after the first, under ``booking_window_required``: the request
     must carry a valid token of this step for this session's flow, or the person starts again
-    at step 1 (a double submit of the review step goes to the booking it made instead); and the
+    at step 1 (a step of a flow that has already booked — a double submit, the back button —
+    goes to the booking it made instead); and the
     person's own window (staggered windows) must be open, not only some window. The view gets
     the flow as ``request.flow``."""
 
@@ -137,7 +140,7 @@ def step_required(step: str) -> Callable:
         def stepped(request: HttpRequest, campaign: str, *args, **kwargs) -> HttpResponse:
             flow = flow_for_step(request, campaign=campaign, step=step)
             if flow is None:
-                made = step == REVIEW and submitted_booking_for_token(request, campaign=campaign)
+                made = submitted_booking_for_token(request, campaign=campaign, step=step)
                 if made:
                     return redirect("bookings:status", public_id=made)
                 messages.warning(request, RESTART_MESSAGE)

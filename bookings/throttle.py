@@ -19,8 +19,9 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
-from campaigns.windows import format_kst
+from vaxbook.dates import format_kst
 
 
 @dataclass(frozen=True)
@@ -126,15 +127,18 @@ def _is_trusted(address, trusted) -> bool:
 
 def too_many(request: HttpRequest, retry_after: int) -> HttpResponse:
     until = datetime.fromtimestamp(time.time() + retry_after, tz=timezone.get_current_timezone())
+    minutes = math.ceil(retry_after / 60)
+    message = ngettext(
+        "Too many tries in a short time. Please try again after %(until)s (in about "
+        "%(minutes)d minute).",
+        "Too many tries in a short time. Please try again after %(until)s (in about "
+        "%(minutes)d minutes).",
+        minutes,
+    ) % {"until": format_kst(until), "minutes": minutes}
     response = render(
         request,
         "message.html",
-        {
-            "title": "Too many tries",
-            "message": f"Too many tries in a short time. Please try again after "
-            f"{format_kst(until)} (in about {math.ceil(retry_after / 60)} minute"
-            f"{'s' if retry_after > 60 else ''}).",
-        },
+        {"title": gettext("Too many tries"), "message": message},
         status=429,
     )
     response["Retry-After"] = str(retry_after)

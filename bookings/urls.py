@@ -12,4 +12,5 @@ urlpatterns = [
     path("booking/lookup/", views.lookup, name="lookup"),
     path("booking/<uuid:public_id>/", views.status, name="status"),
     path("booking/<uuid:public_id>/cancel/", views.cancel, name="cancel"),
+    path("booking/<uuid:public_id>/calendar.ics", views.calendar_file, name="calendar"),
 ]

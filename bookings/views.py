@@ -1,5 +1,6 @@
 """The citizen's booking pages. Each view that shows a booking form or accepts a booking write
-is wrapped by ``booking_window_required``; lookup, status and cancel are deliberately open."""
+is wrapped by ``booking_window_required``; lookup, status, calendar and cancel are deliberately
+open."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -7,13 +8,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from bookings import selectors, services, steps, throttle
+from bookings import calendar, selectors, services, steps, throttle
 from bookings.errors import (
     BookingRefused,
+    NotCancellable,
     OutOfCohort,
     PassBeforeWindow,
     PassFull,
@@ -29,7 +32,9 @@ from clinics.models import Clinic, Slot
 
 
 def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "message.html", {"title": "Not allowed", "message": message}, status=403)
+    return render(
+        request, "message.html", {"title": _("Not allowed"), "message": message}, status=403
+    )
 
 
 def _url_with_token(name: str, campaign: str, token: str) -> str:
@@ -96,7 +101,7 @@ def choose(request: HttpRequest, campaign: str) -> HttpResponse:
     now = timezone.now()
     query = PlaceQueryForm(request.POST if request.method == "POST" else request.GET)
     choice = query.cleaned_data if query.is_valid() else {}
-    errors = [] if query.is_valid() else ["That choice is not valid; choose again."]
+    errors = [] if query.is_valid() else [_("That choice is not valid; choose again.")]
     clinic = Clinic.objects.filter(code=choice["clinic"]).first() if choice.get("clinic") else None
     if request.method == "POST":
         form = SlotChoiceForm(request.POST)
@@ -122,9 +127,9 @@ def _choose_slot(request: HttpRequest, slot_id: int, *, clinic, now) -> str | No
     """Keep the chosen slot in the flow; or why it cannot be chosen."""
     slot = places.offered_slot(request.campaign, slot_id=slot_id, clinic=clinic, now=now)
     if slot is None:
-        return "That time is not offered at this clinic in this campaign."
+        return _("That time is not offered at this clinic in this campaign.")
     if slot.places_left <= 0:
-        return "That time is full. Choose another one."
+        return _("That time is full. Choose another one.")
     request.flow.slot_id = slot.pk
     steps.save_flow(request, request.flow)
     return None
@@ -204,10 +209,12 @@ def rebook(request: HttpRequest, campaign: str, public_id) -> HttpResponse:
     if booking is None or booking.campaign_id != request.campaign.pk:
         raise Http404("No such booking.")
     if not steps.may_manage(request, str(booking.public_id)):
-        return _forbidden(request, "Only the browser session that made this booking can move it.")
+        return _forbidden(
+            request, _("Only the browser session that made this booking can move it.")
+        )
     form = SlotChoiceForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a time.")
+        messages.error(request, _("Choose a time."))
         return redirect("bookings:status", public_id=booking.public_id)
     try:
         new = services.rebook(
@@ -222,14 +229,38 @@ def rebook(request: HttpRequest, campaign: str, public_id) -> HttpResponse:
 
 @never_cache
 def status(request: HttpRequest, public_id) -> HttpResponse:
-    """Deliberately open: shows a booking to whoever holds its unguessable link; no form to book."""
+    """Deliberately open: shows a booking to whoever holds its unguessable link; no form to book.
+    While pending, a script follows the booking through the API (and a plain link does without
+    one); once confirmed, it says what to bring and offers a calendar file and printing."""
     booking = selectors.booking_by_public_id(public_id)
     if booking is None:
         raise Http404("No such booking.")
-    context = {"booking": booking, "may_manage": steps.may_manage(request, str(booking.public_id))}
-    if booking.status == Booking.Status.REJECTED and context["may_manage"]:
+    may_manage = steps.may_manage(request, str(booking.public_id))
+    context = {"booking": booking, "may_manage": may_manage, "may_cancel": False}
+    if may_manage:
+        try:
+            services.check_booking_cancellable(booking)
+        except NotCancellable:
+            pass
+        else:
+            context["may_cancel"] = True
+    if booking.status == Booking.Status.REJECTED and may_manage:
         context["alternatives"] = places.alternative_slots(booking.slot, now=timezone.now())
     return render(request, "bookings/status.html", context)
+
+
+def calendar_file(request: HttpRequest, public_id) -> HttpResponse:
+    """Deliberately open, like the status page: a confirmed booking as an iCalendar file (the
+    place, the time in Korea time, the vaccine and the booking code; nothing about the person).
+    Any other booking has none (404)."""
+    booking = selectors.booking_by_public_id(public_id)
+    if booking is None or booking.status != Booking.Status.CONFIRMED:
+        raise Http404("No confirmed booking.")
+    response = HttpResponse(
+        calendar.booking_event(booking), content_type="text/calendar; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="vaxbook-{booking.code}.ics"'
+    return response
 
 
 @never_cache
@@ -251,27 +282,40 @@ def lookup(request: HttpRequest) -> HttpResponse:
         if booking is not None:
             steps.remember_booking(request, str(booking.public_id))
             return redirect("bookings:status", public_id=booking.public_id)
-        form.add_error(None, "No booking matches this code and number.")
+        form.add_error(
+            None, ValidationError(_("No booking matches this code and number."), code="no_match")
+        )
     return render(request, "bookings/lookup.html", {"form": form})
 
 
-@require_POST
+@never_cache
+@require_http_methods(["GET", "POST"])
 def cancel(request: HttpRequest, public_id) -> HttpResponse:
     """Deliberately open (cancelling frees a place, it never takes one); needs a session that
-    made the booking or proved the registration number."""
-    if wait := throttle.per_address("cancel").hit(throttle.client_address(request)):
+    made the booking or proved the registration number. GET asks "are you sure?" with a plain
+    form (or says why it cannot be cancelled); POST cancels."""
+    if request.method == "POST" and (
+        wait := throttle.per_address("cancel").hit(throttle.client_address(request))
+    ):
         return throttle.too_many(request, wait)
     booking = selectors.booking_by_public_id(public_id)
     if booking is None:
         raise Http404("No such booking.")
     if not steps.may_manage(request, str(booking.public_id)):
         return _forbidden(
-            request, "Look the booking up with its code and registration number first."
+            request, _("Look the booking up with its code and registration number first.")
         )
+    if request.method == "GET":
+        refusal = None
+        try:
+            services.check_booking_cancellable(booking)
+        except NotCancellable as refused:
+            refusal = refused
+        return render(request, "bookings/cancel.html", {"booking": booking, "refusal": refusal})
     try:
         services.cancel_booking(booking.pk)
     except BookingRefused as refused:
         messages.error(request, refused.message)
     else:
-        messages.success(request, "The booking is cancelled and its place is free again.")
+        messages.success(request, _("The booking is cancelled and its place is free again."))
     return redirect("bookings:status", public_id=booking.public_id)

@@ -22,6 +22,7 @@ OPEN_VIEWS = {
     "bookings:lookup": "finds an existing booking by code + RRN; books nothing",
     "bookings:status": "shows one booking to the holder of its unguessable link",
     "bookings:cancel": "cancelling frees a place, it never takes one",
+    "bookings:calendar": "a confirmed booking's calendar file, for the holder of its link",
     "clinics:staff-home": "clinic staff's roster page, behind login",
     "clinics:roster": "clinic staff's roster export (CSV, XLSX), behind login",
     "clinics:day": "clinic staff's list of the day, behind login",

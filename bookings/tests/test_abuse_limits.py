@@ -5,7 +5,7 @@ import time_machine
 from django.forms.forms import NON_FIELD_ERRORS
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from bookings.models import Booking
 from bookings.tests.factories import BookingFactory
@@ -113,3 +113,25 @@ def test_staff_sessions_expire_after_inactivity(settings, django_user_model):
     # the browser drops the cookie after a minute without a request, and so does the server
     assert response.cookies["sessionid"]["max-age"] == 60
     assert client.session.get_expiry_age() == 60
+
+
+def test_the_429_page_speaks_the_language_asked_for(tight):
+    slot = SlotFactory()
+    said = {}
+    for n, language in enumerate(["ko", "en"]):
+        browser = Client(REMOTE_ADDR=f"10.2.2.{n}", headers={"accept-language": language})
+        rrn = f"62071{n}-1234567"
+        now = timezone.now()
+        with time_machine.travel(now, tick=False):
+            for _ in range(3):
+                identify(browser, slot.campaign.slug, rrn=rrn, phone="1")
+            blocked = identify(browser, slot.campaign.slug, rrn=rrn, phone="1")
+        assert blocked.status_code == 429
+        assert blocked["Content-Language"] == language
+        with translation.override(language):
+            until = format_kst(now + timedelta(seconds=int(blocked["Retry-After"])))
+        message = blocked.context["message"]
+        assert until in message, "the time, as this language writes it"
+        said[language] = (message.replace(until, "…"), str(blocked.context["title"]))
+    # the words around the time are translated too, not only the date
+    assert said["ko"][0] != said["en"][0] and said["ko"][1] != said["en"][1]

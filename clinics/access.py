@@ -8,6 +8,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from clinics.models import Clinic
 
@@ -29,7 +31,23 @@ def access_clinic(user: AbstractBaseUser, code: str) -> Clinic:
     ``NotYourClinic`` (a ``PermissionDenied``: 403) if it is someone else's."""
     clinic = Clinic.objects.filter(code=code).first()
     if clinic is None:
-        raise Http404("No such clinic.")
+        raise Http404(_("No such clinic."))
     if not clinics_for(user).filter(pk=clinic.pk).exists():
-        raise NotYourClinic("You can only work on your own clinic's bookings.")
+        raise NotYourClinic(_("You can only work on your own clinic's bookings."))
     return clinic
+
+
+def staff_landing(user: AbstractBaseUser) -> str | None:
+    """Where someone who works at clinics starts after logging in: their clinic's day if they
+    work at one, the list of their clinics otherwise (which says so when there is none yet).
+
+    None for superusers and anyone with a permission in the admin (officials): the admin is
+    where their work is. Clinic staff have no permission there (``vaxbook.roles``), so the
+    admin's index would only tell them they may do nothing.
+    """
+    if not user.is_authenticated or user.is_superuser or user.get_all_permissions():
+        return None
+    codes = list(clinics_for(user).values_list("code", flat=True)[:2])
+    if len(codes) == 1:
+        return reverse("clinics:day", kwargs={"code": codes[0]})
+    return reverse("clinics:staff-home")

@@ -343,6 +343,27 @@ def check_in_booking(booking_id: int, *, by, now: datetime | None = None) -> Boo
     return booking
 
 
+def undo_check_in(booking_id: int, *, by, now: datetime | None = None) -> Booking:
+    """Take back a check-in made by mistake (the wrong row tapped), on the appointment's day
+    only (Korea time): ``CannotCheckIn`` with reason ``not_today`` on any other day, when the
+    list of who came is the day's record. A booking not checked in is returned as it is, so a
+    second undo changes nothing. Under the booking's row lock, like the check-in, so the two
+    cannot interleave. The caller checks that ``by`` works at the booking's clinic; check-ins
+    are not audited, so neither is this, beyond the log line naming who undid it."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = _locked(booking_id, "slot").get()
+        if booking.checked_in_at is None:
+            return booking
+        if booking.slot.date != timezone.localdate(now):
+            raise CannotCheckIn(reason="not_today", day=booking.slot.date)
+        booking.checked_in_at = None
+        booking.checked_in_by = None
+        booking.save(update_fields=["checked_in_at", "checked_in_by"])
+    logger.info("booking %s check-in undone by user %s", booking.public_id, by.pk)
+    return booking
+
+
 def sweep_pending_bookings(*, now: datetime | None = None) -> int:
     """Decide every booking pending for longer than the sweep delay (a lost task message).
 

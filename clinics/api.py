@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from bookings.errors import BookingRefused
 from bookings.models import Booking
-from bookings.services import check_in_booking
+from bookings.services import check_in_booking, undo_check_in
 from campaigns.models import Campaign
 from clinics import selectors
 from clinics.access import access_clinic
@@ -89,15 +89,24 @@ class RosterView(APIView):
 
 
 class CheckInView(APIView):
-    """POST /api/clinics/<code>/bookings/<booking code>/check-in/: the person has arrived."""
+    """/api/clinics/<code>/bookings/<booking code>/check-in/: POST, the person has arrived;
+    DELETE, that check-in was a mistake (on the appointment's day only). Both answer the
+    booking's code and ``checked_in_at`` (null once undone), or 409 with the refusal's
+    ``code`` and ``reason``."""
 
     permission_classes = [IsAuthenticated]
 
     def post(self, request: Request, code: str, booking_code: str) -> Response:
+        return self._change(request, code, booking_code, check_in_booking)
+
+    def delete(self, request: Request, code: str, booking_code: str) -> Response:
+        return self._change(request, code, booking_code, undo_check_in)
+
+    def _change(self, request: Request, code: str, booking_code: str, service) -> Response:
         clinic = access_clinic(request.user, code)
         booking = get_object_or_404(Booking, code=booking_code.upper(), slot__clinic=clinic)
         try:
-            booking = check_in_booking(booking.pk, by=request.user)
+            booking = service(booking.pk, by=request.user)
         except BookingRefused as refused:
             body = {"detail": refused.message, "code": refused.code, "reason": refused.reason}
             return Response(body, status=409)

@@ -5,6 +5,9 @@ Every cell a person typed (the name, above all) is neutralised before it reaches
 in both formats: a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
 prefixed with an apostrophe so that Excel or LibreOffice show it as text instead of running it.
 Registration numbers are masked (``620714-1******``) in the rows themselves.
+
+The column headers and the status are for the staff who read the file, so they are in the
+language active when it is written; the other cells are data (ISO dates, 24-hour times).
 """
 
 import codecs
@@ -15,10 +18,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import IO
 
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 from openpyxl import Workbook
 
 from bookings.models import Booking
 from clinics.models import Clinic
+from clinics.selectors import day_bookings
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -33,21 +39,22 @@ def neutralise(value: object) -> str:
 class RosterExporter:
     """The bookings of one clinic on one day, ordered by time."""
 
-    headers = ("Time", "Booking code", "Name", "Birth date", "Registration no.", "Phone", "Status")
-    statuses = (Booking.Status.CONFIRMED, Booking.Status.PENDING)
+    headers = (
+        _("Time"),
+        _("Booking code"),
+        _("Name"),
+        _("Date of birth"),
+        _("Resident registration no."),
+        _("Phone"),
+        _("Status"),
+    )
 
     def __init__(self, clinic: Clinic, day: date):
         self.clinic = clinic
         self.day = day
 
-    def bookings(self):
-        return (
-            Booking.objects.filter(
-                slot__clinic=self.clinic, slot__date=self.day, status__in=self.statuses
-            )
-            .select_related("slot")
-            .order_by("slot__start_time", "name", "pk")
-        )
+    def bookings(self) -> QuerySet[Booking]:
+        return day_bookings(self.clinic, self.day)
 
     def iter_rows(self) -> Iterator[tuple[str, ...]]:
         for booking in self.bookings().iterator(chunk_size=2000):
@@ -69,7 +76,7 @@ def write_csv(exporter: RosterExporter, stream: IO[str]) -> None:
     """UTF-8 with a byte-order mark, so that Excel shows Korean names."""
     stream.write(codecs.BOM_UTF8.decode("utf-8"))
     writer = csv.writer(stream)
-    writer.writerow(exporter.headers)
+    writer.writerow([str(header) for header in exporter.headers])
     for row in exporter.iter_rows():
         writer.writerow([neutralise(cell) for cell in row])
 
@@ -84,7 +91,7 @@ def render_xlsx(exporter: RosterExporter) -> bytes:
     """One sheet, every cell text (never a formula), header in the first row."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=exporter.day.isoformat())
-    sheet.append(list(exporter.headers))
+    sheet.append([str(header) for header in exporter.headers])
     for row in exporter.iter_rows():
         sheet.append([neutralise(cell) for cell in row])
     buffer = io.BytesIO()

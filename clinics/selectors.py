@@ -8,12 +8,14 @@ but a "that time is full" message.
 """
 
 import hashlib
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.core.cache import cache
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
+from bookings.models import Booking
 from campaigns.models import Campaign
 from clinics.models import Clinic, Slot
 
@@ -125,3 +127,38 @@ def alternative_slots(slot: Slot, *, now: datetime, limit: int = 8) -> list[Slot
             .order_by("date", "start_time", "clinic__name")[: limit - len(found)]
         )
     return found
+
+
+# A clinic's day, as its staff see it and export it.
+
+DAY_STATUSES = (Booking.Status.CONFIRMED, Booking.Status.PENDING)
+
+
+def day_bookings(clinic: Clinic, day: date, *, search: str = "") -> QuerySet[Booking]:
+    """The confirmed and pending bookings of one clinic on one day, by time then name; with
+    ``search``, only those whose name contains it or whose booking code contains it (any case).
+    """
+    bookings = Booking.objects.filter(slot__clinic=clinic, slot__date=day, status__in=DAY_STATUSES)
+    search = search.strip()
+    if search:
+        bookings = bookings.filter(Q(name__icontains=search) | Q(code__icontains=search.upper()))
+    return bookings.select_related("slot").order_by("slot__start_time", "name", "pk")
+
+
+@dataclass(frozen=True)
+class DayTotals:
+    """Confirmed bookings of a clinic's day, and how many of those people have come."""
+
+    booked: int
+    checked_in: int
+
+    @property
+    def to_come(self) -> int:
+        return self.booked - self.checked_in
+
+
+def day_totals(clinic: Clinic, day: date) -> DayTotals:
+    counts = Booking.objects.filter(
+        slot__clinic=clinic, slot__date=day, status=Booking.Status.CONFIRMED
+    ).aggregate(booked=Count("pk"), checked_in=Count("pk", filter=Q(checked_in_at__isnull=False)))
+    return DayTotals(booked=counts["booked"], checked_in=counts["checked_in"])

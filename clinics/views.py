@@ -1,20 +1,24 @@
-"""Clinic staff's pages: their clinics, the day's list with check-in, the roster files. Each
-page about one clinic reaches it through ``clinics.access.access_clinic``."""
+"""Clinic staff's pages: their clinics, a clinic's day with check-in (and its undo), the roster
+files. Each page about one clinic reaches it through ``clinics.access.access_clinic``."""
 
 import functools
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from bookings.errors import BookingRefused
 from bookings.models import Booking
-from bookings.services import check_in_booking
+from bookings.services import check_in_booking, undo_check_in
+from clinics import selectors
 from clinics.access import NotYourClinic, access_clinic, clinics_for
 from clinics.rosters import FORMATS, RosterExporter
 from clinics.services import record_roster_export
@@ -43,7 +47,7 @@ def clinic_required(view: Callable) -> Callable:
             return render(
                 request,
                 "message.html",
-                {"title": "Not allowed", "message": str(refused)},
+                {"title": gettext("Not allowed"), "message": str(refused)},
                 status=403,
             )
         return view(request, code, *args, **kwargs)
@@ -51,15 +55,52 @@ def clinic_required(view: Callable) -> Callable:
     return with_clinic
 
 
+def _day_asked(raw: str) -> date | None:
+    """The day of ``?date=YYYY-MM-DD``; today (Korea time) when none is given; None when what
+    is given is not a date."""
+    if not raw:
+        return timezone.localdate()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
 @clinic_required
 def clinic_day(request: HttpRequest, code: str) -> HttpResponse:
-    """GET /staff/clinics/<code>/today/: today's bookings at one clinic, to check people in."""
-    exporter = RosterExporter(request.clinic, timezone.localdate())
+    """GET /staff/clinics/<code>/today/?date=YYYY-MM-DD&q=…: one day of bookings at one clinic
+    (today by default), with the day's totals, a search by name or booking code, and on the
+    day itself check-in and its undo. A date that is not one gets the page back with a 400
+    saying so and the date picker."""
+    today = timezone.localdate()
+    raw_day = request.GET.get("date", "").strip()
+    day = _day_asked(raw_day)
+    context = {"clinic": request.clinic, "today": today}
+    if day is None:
+        return render(request, "clinics/day.html", {**context, "bad_date": raw_day}, status=400)
+    search = request.GET.get("q", "").strip()[:100]
     return render(
         request,
         "clinics/day.html",
-        {"clinic": request.clinic, "day": exporter.day, "bookings": exporter.bookings()},
+        {
+            **context,
+            "day": day,
+            "is_today": day == today,
+            # None at the ends of the calendar (?date=9999-12-31 is a date too)
+            "previous_day": day - timedelta(days=1) if day > date.min else None,
+            "next_day": day + timedelta(days=1) if day < date.max else None,
+            "search": search,
+            "bookings": selectors.day_bookings(request.clinic, day, search=search),
+            "totals": selectors.day_totals(request.clinic, day),
+        },
     )
+
+
+def _back_to_day(request: HttpRequest, code: str) -> HttpResponse:
+    """Back to today's list, with the search that was on it."""
+    url = reverse("clinics:day", kwargs={"code": code})
+    search = request.POST.get("q", "").strip()[:100]
+    return redirect(f"{url}?{urlencode({'q': search})}" if search else url)
 
 
 @require_POST
@@ -72,20 +113,40 @@ def check_in(request: HttpRequest, code: str, booking_code: str) -> HttpResponse
     except BookingRefused as refused:
         messages.error(request, refused.message)
     else:
-        messages.success(request, f"{booking.code} checked in.")
-    return redirect("clinics:day", code=code)
+        messages.success(
+            request,
+            gettext("%(name)s (%(code)s) has been checked in.")
+            % {"name": booking.name, "code": booking.code},
+        )
+    return _back_to_day(request, code)
+
+
+@require_POST
+@clinic_required
+def undo_check_in_view(request: HttpRequest, code: str, booking_code: str) -> HttpResponse:
+    """POST: take back today's check-in of this booking (the wrong row was tapped)."""
+    booking = get_object_or_404(Booking, code=booking_code.upper(), slot__clinic=request.clinic)
+    try:
+        undo_check_in(booking.pk, by=request.user)
+    except BookingRefused as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(
+            request,
+            gettext("The check-in of %(name)s (%(code)s) has been undone.")
+            % {"name": booking.name, "code": booking.code},
+        )
+    return _back_to_day(request, code)
 
 
 @clinic_required
 def roster(request: HttpRequest, code: str, file_format: str) -> HttpResponse:
     """GET /staff/clinics/<code>/roster.<csv|xlsx>?date=YYYY-MM-DD: one clinic's day, as a file."""
     if file_format not in FORMATS:
-        raise Http404("The roster comes as .csv or .xlsx.")
-    raw_day = request.GET.get("date") or timezone.localdate().isoformat()
-    try:
-        day = date.fromisoformat(raw_day)
-    except ValueError:
-        raise Http404("Give the day as YYYY-MM-DD.") from None
+        raise Http404(gettext("The roster comes as .csv or .xlsx."))
+    day = _day_asked(request.GET.get("date", "").strip())
+    if day is None:
+        raise Http404(gettext("Give the day as YYYY-MM-DD."))
     exporter = RosterExporter(request.clinic, day)
     body = FORMATS[file_format].render(exporter)
     record_roster_export(request.clinic, day, actor=request.user, file_format=file_format)

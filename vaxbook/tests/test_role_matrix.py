@@ -33,9 +33,20 @@ MATRIX = {
     ("GET", "/staff/"): [302, 302, 200, 200, 200, 200],
     ("GET", "/staff/clinics/{clinic_a}/roster.csv"): [302, 302, 200, 403, 403, 200],
     ("GET", "/staff/clinics/{clinic_a}/today/"): [302, 302, 200, 403, 403, 200],
+    ("GET", "/staff/clinics/{clinic_a}/today/?date={today}&q={code}"): [
+        302,
+        302,
+        200,
+        403,
+        403,
+        200,
+    ],
     ("POST", "/staff/clinics/{clinic_a}/check-in/{code}/"): [302, 302, 302, 403, 403, 302],
+    ("POST", "/staff/clinics/{clinic_a}/check-in/{code}/undo/"): [302, 302, 302, 403, 403, 302],
+    ("POST", "/staff/logout/"): [302, 302, 302, 302, 302, 302],
     ("GET", "/api/clinics/{clinic_a}/roster/?date={today}"): [403, 403, 200, 403, 403, 200],
     ("POST", "/api/clinics/{clinic_a}/bookings/{code}/check-in/"): [403, 403, 200, 403, 403, 200],
+    ("DELETE", "/api/clinics/{clinic_a}/bookings/{code}/check-in/"): [403, 403, 200, 403, 403, 200],
     ("GET", "/admin/"): [302, 302, 200, 200, 200, 200],
     ("GET", "/admin/bookings/booking/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/bookings/booking/{pk}/change/"): [302, 302, 403, 403, 200, 200],
@@ -100,7 +111,7 @@ def test_each_role_gets_exactly_what_is_theirs(world, method, url):
     for role in ROLES:
         client = clients[role]
         target = url.format(**values)
-        response = client.get(target) if method == "GET" else client.post(target)
+        response = getattr(client, method.lower())(target)
         got.append(response.status_code)
     assert got == MATRIX[(method, url)], dict(zip(ROLES, got, strict=True))
 

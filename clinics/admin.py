@@ -8,6 +8,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
 from clinics.models import Clinic, Slot, StaffMembership
@@ -31,40 +33,56 @@ class GenerateSlotsForm(forms.Form):
     browser says so first and no number too big for the database reaches it.
     """
 
-    campaign = forms.ModelChoiceField(queryset=Campaign.objects.all())
-    first_day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    campaign = forms.ModelChoiceField(queryset=Campaign.objects.all(), label=_("Campaign"))
+    first_day = forms.DateField(
+        label=_("First day"), widget=forms.DateInput(attrs={"type": "date"})
+    )
     last_day = forms.DateField(
-        widget=forms.DateInput(attrs={"type": "date"}), help_text="Included."
+        label=_("Last day"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Included."),
     )
     day_starts = forms.TimeField(
-        initial="09:00", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+        label=_("First slot starts at"),
+        initial="09:00",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
     day_ends = forms.TimeField(
+        label=_("Day ends at"),
         initial="17:00",
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
-        help_text="No slot starts at or after this time.",
+        help_text=_("No slot starts at or after this time."),
     )
     interval_minutes = forms.IntegerField(
         initial=30,
         min_value=1,
         max_value=MAX_INTERVAL_MINUTES,
-        label="Every (minutes)",
+        label=_("Every (minutes)"),
         error_messages={
-            "min_value": "The interval between slots must be at least one minute.",
-            "max_value": "The interval between slots can be at most %(limit_value)s minutes "
-            "(a day).",
+            "min_value": _("The interval between slots must be at least one minute."),
+            "max_value": _(
+                "The interval between slots can be at most %(limit_value)s minutes (a day)."
+            ),
         },
     )
     capacity = forms.IntegerField(
+        label=_("Capacity"),
         initial=6,
         min_value=1,
         max_value=MAX_CAPACITY,
-        help_text="People per slot.",
+        help_text=_("People per slot."),
         error_messages={
-            "min_value": "Each slot needs a capacity of at least one person.",
-            "max_value": "A slot can hold at most %(limit_value)s people.",
+            "min_value": _("Each slot needs a capacity of at least one person."),
+            "max_value": _("A slot can hold at most %(limit_value)s people."),
         },
     )
+
+
+def _campaign_asked(raw: str | None) -> Campaign | None:
+    """The campaign of ``?campaign=<pk>``, or None for none, nonsense or one that is gone."""
+    if not raw or not raw.isdigit():
+        return None
+    return Campaign.objects.filter(pk=int(raw)).first()
 
 
 @admin.register(Clinic)
@@ -77,13 +95,41 @@ class ClinicAdmin(admin.ModelAdmin):
     def has_generate_slots_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("clinics.add_slot")
 
-    @admin.action(permissions=["generate_slots"], description="Generate slots…")
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        # A campaign's page links here with ?campaign=<pk>: the campaign that "Generate
+        # slots…" starts with. It is no filter of this list (the list would refuse it as an
+        # unknown one), so it is taken out before the list reads its parameters; the list's
+        # form posts back to this same address, so the action finds it again.
+        campaign = _campaign_asked(request.GET.get("campaign"))
+        if "campaign" in request.GET:
+            query = request.GET.copy()
+            del query["campaign"]
+            request.GET = query
+        request.generate_slots_campaign = campaign
+        if campaign is not None and request.method == "GET":
+            self.message_user(
+                request,
+                gettext(
+                    "Choose the clinics, then the action “Generate slots…”: it starts with "
+                    "the campaign %(campaign)s."
+                )
+                % {"campaign": campaign},
+                messages.INFO,
+            )
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(permissions=["generate_slots"], description=_("Generate slots…"))
     def generate_slots_action(
         self, request: HttpRequest, queryset: QuerySet[Clinic]
     ) -> HttpResponse | None:
         # The first POST comes from the changelist with only the selection; the form page
         # posts back here with "apply" and the parameters.
-        form = GenerateSlotsForm(request.POST if "apply" in request.POST else None)
+        form = GenerateSlotsForm(
+            request.POST if "apply" in request.POST else None,
+            initial={
+                "campaign": getattr(getattr(request, "generate_slots_campaign", None), "pk", None)
+            },
+        )
         if form.is_valid():
             try:
                 created = generate_slots(clinics=queryset, **form.cleaned_data)
@@ -91,10 +137,17 @@ class ClinicAdmin(admin.ModelAdmin):
                 form.add_error(None, str(refused))
             else:
                 campaign = form.cleaned_data["campaign"]
+                clinics = queryset.count()
                 self.message_user(
                     request,
-                    f"{created} slots created for {campaign} at {queryset.count()} clinics "
-                    "(existing slots were left as they were).",
+                    ngettext(
+                        "%(created)d slots created for %(campaign)s at %(clinics)d clinic "
+                        "(existing slots were left as they were).",
+                        "%(created)d slots created for %(campaign)s at %(clinics)d clinics "
+                        "(existing slots were left as they were).",
+                        clinics,
+                    )
+                    % {"created": created, "campaign": campaign, "clinics": clinics},
                     messages.SUCCESS,
                 )
                 return None
@@ -103,7 +156,7 @@ class ClinicAdmin(admin.ModelAdmin):
             "admin/clinics/clinic/generate_slots.html",
             {
                 **self.admin_site.each_context(request),
-                "title": "Generate slots",
+                "title": gettext("Generate slots"),
                 "opts": self.model._meta,
                 "form": form,
                 "clinics": queryset,
@@ -132,7 +185,7 @@ class SlotForm(forms.ModelForm):
                     .first()
                 )
             if booked is None:
-                raise ValidationError("This slot has been deleted meanwhile.")
+                raise ValidationError(_("This slot has been deleted meanwhile."))
             self.instance.booked = booked
         return cleaned_data
 
@@ -157,7 +210,7 @@ class SlotAdmin(admin.ModelAdmin):
     readonly_fields = ["booked"]
     fields = ["clinic", "campaign", "date", "start_time", "capacity", "booked"]
 
-    @admin.display(description="Places left")
+    @admin.display(description=_("Places left"))
     def places_left(self, slot: Slot) -> int:
         return slot.places_left
 
@@ -181,7 +234,11 @@ class SlotAdmin(admin.ModelAdmin):
         except ValueError as refused:
             # Read by log_change and response_change, which the admin calls next regardless.
             request.slot_change_refused = True
-            self.message_user(request, f"The slot was not changed. {refused}", messages.ERROR)
+            self.message_user(
+                request,
+                gettext("The slot was not changed. %(reason)s") % {"reason": refused},
+                messages.ERROR,
+            )
 
     def log_change(self, request: HttpRequest, obj: Slot, message: Any):
         if getattr(request, "slot_change_refused", False):

@@ -5,16 +5,29 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
+
+from vaxbook.dates import format_day, format_time
 
 
 class Clinic(models.Model):
-    name = models.CharField(max_length=200)
-    code = models.SlugField(max_length=40, unique=True, help_text="Short unique clinic code.")
-    region = models.CharField(max_length=100, db_index=True)
-    address = models.CharField(max_length=300, blank=True)
+    """A place that gives the vaccine (접종기관); its name is shown as entered."""
+
+    name = models.CharField(_("name"), max_length=200)
+    code = models.SlugField(
+        _("code"),
+        max_length=40,
+        unique=True,
+        help_text=_("Short unique clinic code (letters, digits and hyphens), used in addresses."),
+    )
+    region = models.CharField(_("region"), max_length=100, db_index=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
 
     class Meta:
         ordering = ["region", "name"]
+        verbose_name = _("clinic")
+        verbose_name_plural = _("clinics")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
@@ -28,17 +41,26 @@ class Slot(models.Model):
     that forgets.
     """
 
-    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="slots")
-    campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.PROTECT, related_name="slots"
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.PROTECT, related_name="slots", verbose_name=_("clinic")
     )
-    date = models.DateField()
-    start_time = models.TimeField()
-    capacity = models.PositiveIntegerField()
-    booked = models.PositiveIntegerField(default=0, editable=False)
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        on_delete=models.PROTECT,
+        related_name="slots",
+        verbose_name=_("campaign"),
+    )
+    date = models.DateField(_("date"))
+    start_time = models.TimeField(_("start time"))
+    capacity = models.PositiveIntegerField(_("capacity"), help_text=_("People per slot."))
+    booked = models.PositiveIntegerField(
+        pgettext_lazy("places", "booked"), default=0, editable=False
+    )
 
     class Meta:
         ordering = ["date", "start_time"]
+        verbose_name = _("slot")
+        verbose_name_plural = _("slots")
         constraints = [
             models.CheckConstraint(condition=Q(booked__gte=0), name="slot_booked_not_negative"),
             models.CheckConstraint(
@@ -51,7 +73,7 @@ class Slot(models.Model):
         indexes = [models.Index(fields=["campaign", "clinic", "date"])]
 
     def __str__(self) -> str:
-        return f"{self.clinic.code} {self.date:%Y-%m-%d} {self.start_time:%H:%M}"
+        return f"{self.clinic.code} · {format_day(self.date)} {format_time(self.start_time)}"
 
     @property
     def starts_at(self) -> datetime:
@@ -66,8 +88,11 @@ class Slot(models.Model):
         if self.capacity is not None and self.capacity < self.booked:
             raise ValidationError(
                 {
-                    "capacity": f"{self.booked} places are already booked; "
-                    "capacity cannot be lower than that."
+                    "capacity": gettext(
+                        "%(booked)d places are already booked; the capacity cannot be lower "
+                        "than that."
+                    )
+                    % {"booked": self.booked}
                 }
             )
 
@@ -77,11 +102,18 @@ class StaffMembership(models.Model):
     rosters (``clinics.access``)."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="clinic_memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="clinic_memberships",
+        verbose_name=_("user"),
     )
-    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("clinic")
+    )
 
     class Meta:
+        verbose_name = _("clinic staff member")
+        verbose_name_plural = _("clinic staff")
         constraints = [models.UniqueConstraint(fields=["user", "clinic"], name="membership_unique")]
 
     def __str__(self) -> str:

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
 from clinics.models import Clinic, Slot, StaffMembership
@@ -36,6 +38,32 @@ def _start_times(day_starts: time, day_ends: time, interval: timedelta) -> list[
     return times
 
 
+class SlotsRefused(ValueError):
+    """Parameters of ``generate_slots`` that make no sense: ``reason`` says which rule, the
+    parameters (``limit``, ``asked``) its numbers; the text is made when it is read, in the
+    language active then."""
+
+    texts = {
+        "days_reversed": _("The last day is before the first day."),
+        "too_many_days": _("At most %(limit)d days at a time (%(asked)d asked)."),
+        "interval_too_short": _("The interval between slots must be at least one minute."),
+        "interval_too_long": _(
+            "The interval between slots can be at most %(limit)d minutes (a day)."
+        ),
+        "capacity_too_small": _("Each slot needs a capacity of at least one person."),
+        "capacity_too_large": _("A slot can hold at most %(limit)d people."),
+        "day_reversed": _("The day must end after it starts."),
+    }
+
+    def __init__(self, reason: str, **params: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.params = params
+
+    def __str__(self) -> str:
+        return str(self.texts[self.reason]) % self.params
+
+
 def generate_slots(
     *,
     clinics: Iterable[Clinic],
@@ -54,25 +82,24 @@ def generate_slots(
     day and start time) is left as it is, its capacity and bookings untouched, so running it
     again is harmless. Returns how many slots were created.
 
-    Raises ``ValueError`` with a message fit to show an official when the input makes no sense.
+    Raises ``SlotsRefused`` (a ``ValueError`` whose text is fit to show an official) when the
+    input makes no sense.
     """
-    if last_day < first_day:
-        raise ValueError("The last day is before the first day.")
     days = (last_day - first_day).days + 1
+    if last_day < first_day:
+        raise SlotsRefused("days_reversed")
     if days > MAX_DAYS:
-        raise ValueError(f"At most {MAX_DAYS} days at a time ({days} asked).")
+        raise SlotsRefused("too_many_days", limit=MAX_DAYS, asked=days)
     if interval_minutes <= 0:
-        raise ValueError("The interval between slots must be at least one minute.")
+        raise SlotsRefused("interval_too_short")
     if interval_minutes > MAX_INTERVAL_MINUTES:
-        raise ValueError(
-            f"The interval between slots can be at most {MAX_INTERVAL_MINUTES} minutes (a day)."
-        )
+        raise SlotsRefused("interval_too_long", limit=MAX_INTERVAL_MINUTES)
     if capacity < 1:
-        raise ValueError("Each slot needs a capacity of at least one person.")
+        raise SlotsRefused("capacity_too_small")
     if capacity > MAX_CAPACITY:
-        raise ValueError(f"A slot can hold at most {MAX_CAPACITY} people.")
+        raise SlotsRefused("capacity_too_large", limit=MAX_CAPACITY)
     if day_ends <= day_starts:
-        raise ValueError("The day must end after it starts.")
+        raise SlotsRefused("day_reversed")
 
     clinic_ids = [clinic.pk for clinic in clinics]
     if not clinic_ids:
@@ -122,7 +149,7 @@ def change_slot(slot_id: int, *, changes: Mapping[str, Any], actor) -> None:
     Raises ``ValueError`` with a message fit to show an official.
     """
     if "booked" in changes:
-        raise ValueError("Booked places change only through bookings.")
+        raise ValueError(gettext("Booked places change only through bookings."))
     if not changes:
         return
     try:
@@ -134,11 +161,13 @@ def change_slot(slot_id: int, *, changes: Mapping[str, Any], actor) -> None:
                 .first()
             )
             if slot is None:
-                raise ValueError("The slot no longer exists.")
+                raise ValueError(gettext("The slot no longer exists."))
             if changes.keys() & set(SLOT_SCHEDULE_FIELDS) and slot.bookings.exists():
                 raise ValueError(
-                    "The slot has bookings, so its clinic, campaign, date and start time "
-                    "can no longer change."
+                    gettext(
+                        "The slot has bookings, so its clinic, campaign, date and start time "
+                        "can no longer change."
+                    )
                 )
             capacity_before = slot.capacity  # read under the lock: what the change replaces
             for name, value in changes.items():
@@ -168,8 +197,10 @@ def change_slot(slot_id: int, *, changes: Mapping[str, Any], actor) -> None:
         # meanwhile elsewhere, such as another slot created at the same clinic, campaign, day
         # and time.
         raise ValueError(
-            "The change conflicts with another one made at the same time "
-            "(for example a slot at the same clinic, campaign, day and time); nothing was changed."
+            gettext(
+                "The change conflicts with another one made at the same time (for example a "
+                "slot at the same clinic, campaign, day and time); nothing was changed."
+            )
         ) from conflict
 
 
@@ -186,8 +217,10 @@ def check_membership_grant(*, user, actor) -> None:
     numbers of everyone booked there): another official must."""
     if actor is not None and user is not None and user.pk == actor.pk:
         raise MembershipRefused(
-            "You cannot add yourself to a clinic: another official must do it (it gives access "
-            "to the clinic's roster)."
+            gettext(
+                "You cannot add yourself to a clinic: another official must do it (it gives "
+                "access to the clinic's roster)."
+            )
         )
 
 

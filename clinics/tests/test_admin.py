@@ -469,3 +469,22 @@ def test_a_change_refused_at_save_time_says_so_and_changes_nothing(
     slot.refresh_from_db()
     assert (slot.date, slot.capacity) == (date(2030, 5, 1), 6)
     assert not LogEntry.objects.exists()
+
+
+def test_the_clinics_list_keeps_a_campaign_chosen_elsewhere_for_generate_slots(admin_client):
+    """A link from a campaign (``?campaign=<pk>``) opens the clinics list; the "Generate
+    slots" page then starts with that campaign chosen."""
+    clinics = ClinicFactory.create_batch(2)
+    CampaignFactory()
+    chosen = CampaignFactory()
+    listed = admin_client.get(CLINICS, {"campaign": chosen.pk})
+    assert listed.status_code == 200, "not an unknown filter"
+    assert len(listed.context["cl"].result_list) == 2
+
+    response = admin_client.post(f"{CLINICS}?campaign={chosen.pk}", _ask(clinics))
+    assert response.status_code == 200
+    assert response.context["form"]["campaign"].value() == chosen.pk
+    assert admin_client.post(CLINICS, _ask(clinics)).context["form"]["campaign"].value() is None
+    # nonsense is ignored, not an error
+    garbage = admin_client.post(f"{CLINICS}?campaign=x", _ask(clinics))
+    assert garbage.status_code == 200 and garbage.context["form"]["campaign"].value() is None

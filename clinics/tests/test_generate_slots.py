@@ -4,7 +4,7 @@ import pytest
 
 from campaigns.tests.factories import CampaignFactory
 from clinics.models import Slot
-from clinics.services import generate_slots
+from clinics.services import SlotsRefused, generate_slots
 from clinics.tests.factories import ClinicFactory, SlotFactory
 
 pytestmark = pytest.mark.django_db
@@ -96,25 +96,33 @@ def test_a_whole_year_is_allowed():
 
 
 @pytest.mark.parametrize(
-    ("overrides", "message"),
+    ("overrides", "reason", "params"),
     [
-        ({"last_day": date(2030, 4, 30)}, "last day is before the first"),
-        ({"interval_minutes": 0}, "at least one minute"),
-        ({"interval_minutes": -30}, "at least one minute"),
-        ({"capacity": 0}, "capacity of at least one"),
-        ({"day_ends": time(9, 0)}, "end after it starts"),
-        ({"day_ends": time(8, 0)}, "end after it starts"),
-        ({"first_day": date(2030, 1, 1), "last_day": date(2031, 1, 2)}, "At most 366 days"),
-        ({"interval_minutes": 1441}, "at most 1440 minutes"),
-        ({"interval_minutes": 10_000_000_000}, "at most 1440 minutes"),
-        ({"capacity": 10_001}, "at most 10000 people"),
-        ({"capacity": 99_999_999_999}, "at most 10000 people"),
+        ({"last_day": date(2030, 4, 30)}, "days_reversed", {}),
+        ({"interval_minutes": 0}, "interval_too_short", {}),
+        ({"interval_minutes": -30}, "interval_too_short", {}),
+        ({"capacity": 0}, "capacity_too_small", {}),
+        ({"day_ends": time(9, 0)}, "day_reversed", {}),
+        ({"day_ends": time(8, 0)}, "day_reversed", {}),
+        (
+            {"first_day": date(2030, 1, 1), "last_day": date(2031, 1, 2)},
+            "too_many_days",
+            {"limit": 366, "asked": 367},
+        ),
+        ({"interval_minutes": 1441}, "interval_too_long", {"limit": 1440}),
+        ({"interval_minutes": 10_000_000_000}, "interval_too_long", {"limit": 1440}),
+        ({"capacity": 10_001}, "capacity_too_large", {"limit": 10000}),
+        ({"capacity": 99_999_999_999}, "capacity_too_large", {"limit": 10000}),
     ],
 )
-def test_refuses_input_that_makes_no_sense(overrides, message):
-    with pytest.raises(ValueError, match=message):
+def test_refuses_input_that_makes_no_sense(overrides, reason, params):
+    with pytest.raises(SlotsRefused) as refused:
         _generate(clinics=[ClinicFactory()], campaign=CampaignFactory(), **overrides)
 
+    assert (refused.value.reason, refused.value.params) == (reason, params)
+    assert isinstance(refused.value, ValueError)
+    # the text an official reads names the limit
+    assert all(str(number) in str(refused.value) for number in params.values())
     assert not Slot.objects.exists()
 
 

@@ -9,9 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Booking
 from campaigns import services
-from campaigns.models import BookingWindow, Campaign
+from campaigns.models import BookingWindow, Campaign, format_birth_date
 from campaigns.windows import WindowState, describe, format_kst, window_state, windows_of
-from vaxbook.dates import format_day
 
 # What each state of the window rule is called where officials read it.
 STATE_NAMES = {
@@ -257,7 +256,8 @@ class CampaignAdmin(admin.ModelAdmin):
         gaps = services.uncovered_birth_dates(campaign)
         if gaps:
             shown = ", ".join(
-                gettext("%(first)s–%(last)s") % {"first": format_day(a), "last": format_day(b)}
+                gettext("%(first)s–%(last)s")
+                % {"first": format_birth_date(a), "last": format_birth_date(b)}
                 for a, b in gaps[:5]
             )
             if len(gaps) > 5:

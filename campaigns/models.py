@@ -5,10 +5,16 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import formats
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from vaxbook.dates import format_day, format_kst
+from vaxbook.dates import format_kst
+
+
+def format_birth_date(day: date) -> str:
+    """A birth date as people write one: "1962. 1. 1." / "1962-01-01" (no weekday)."""
+    return formats.date_format(day, "SHORT_DATE_FORMAT")
 
 
 class Campaign(models.Model):
@@ -118,8 +124,8 @@ class Campaign(models.Model):
     def cohort_label(self) -> str:
         """Whom the campaign is for, in the active language."""
         return gettext("born %(first)s to %(last)s") % {
-            "first": format_day(self.born_from),
-            "last": format_day(self.born_to),
+            "first": format_birth_date(self.born_from),
+            "last": format_birth_date(self.born_to),
         }
 
     def booking_windows(self) -> list["Window"]:

@@ -21,9 +21,9 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from campaigns import waiting_room
-from campaigns.models import Campaign, Window
+from campaigns.models import Campaign, Window, format_birth_date
 from vaxbook.dates import KST as KST  # re-exported: other modules import it from here
-from vaxbook.dates import format_day, format_kst
+from vaxbook.dates import format_kst
 
 
 class WindowState(enum.Enum):
@@ -41,13 +41,15 @@ def describe(window: Window) -> str:
     """Whom a window is for, as a person reads it (in the active language)."""
     if window.born_from and window.born_to:
         born = gettext("born %(first)s to %(last)s") % {
-            "first": format_day(window.born_from),
-            "last": format_day(window.born_to),
+            "first": format_birth_date(window.born_from),
+            "last": format_birth_date(window.born_to),
         }
     elif window.born_from:
-        born = gettext("born on or after %(first)s") % {"first": format_day(window.born_from)}
+        born = gettext("born on or after %(first)s") % {
+            "first": format_birth_date(window.born_from)
+        }
     elif window.born_to:
-        born = gettext("born on or before %(last)s") % {"last": format_day(window.born_to)}
+        born = gettext("born on or before %(last)s") % {"last": format_birth_date(window.born_to)}
     else:
         born = ""
     if window.last_digit is None:

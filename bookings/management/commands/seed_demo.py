@@ -131,6 +131,10 @@ class Command(BaseCommand):
             out(f"  {username:<8} {password:<14} {roles.get(username, '')}")
 
 
+# Whom people call when they cannot book (shown on the booking pages): data, as entered.
+DEMO_CONTACT = "질병관리청 콜센터 1339 또는 가까운 보건소"
+
+
 def _campaigns(now: datetime) -> list[Campaign]:
     tomorrow = timezone.localdate(now, KST) + timedelta(days=1)
     second_opens = datetime.combine(tomorrow, time(20, 0), tzinfo=KST)
@@ -140,6 +144,7 @@ def _campaigns(now: datetime) -> list[Campaign]:
         defaults={
             "name": "Cohort 55-59 (born 1962-1966)",
             "vaccine": "Moderna",
+            "contact": DEMO_CONTACT,
             "born_from": date(1962, 1, 1),
             "born_to": date(1966, 12, 31),
             "opens_at": now - timedelta(hours=1),
@@ -151,6 +156,7 @@ def _campaigns(now: datetime) -> list[Campaign]:
         defaults={
             "name": "Cohort 50-54 (born 1967-1971)",
             "vaccine": "Pfizer-BioNTech",
+            "contact": DEMO_CONTACT,
             "born_from": date(1967, 1, 1),
             "born_to": date(1971, 12, 31),
             "opens_at": second_opens,

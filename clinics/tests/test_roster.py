@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 from django.http import Http404
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 from openpyxl import load_workbook
 
 from bookings import services
@@ -36,6 +37,11 @@ def day_of_bookings():
     return clinic, afternoon.date
 
 
+def _headers(language: str) -> list[str]:
+    with translation.override(language):
+        return [str(header) for header in RosterExporter.headers]
+
+
 def _csv_url(clinic) -> str:
     return reverse("clinics:roster", kwargs={"code": clinic.code, "file_format": "csv"})
 
@@ -54,8 +60,9 @@ def test_staff_export_their_clinic_roster_ordered_by_time(day_of_bookings):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     header, first, second = _rows(response.content)
-    # the exporter's header, then time, code, name, birth date, number, phone, status
-    assert header == list(RosterExporter.headers) and len(header) == 7
+    # the exporter's header (in Korean: no language asked), then time, code, name, birth
+    # date, number, phone, status
+    assert header == _headers("ko") and len(header) == 7
     assert first[0] == "09:30" and first[2] == "김민수" and first[3] == "1962-07-14"
     assert first[4] == "620714-1******" and first[5] == "010-2222-3333"
     assert first[6] == Booking.Status.CONFIRMED.label
@@ -63,6 +70,29 @@ def test_staff_export_their_clinic_roster_ordered_by_time(day_of_bookings):
     assert second[0] == "14:00"
     assert second[2] == '\'=HYPERLINK("http://evil")', "a formula is shown as text"
     assert b"1234567" not in response.content
+
+
+def test_the_headers_are_in_the_staff_language_and_the_json_keys_never_change(day_of_bookings):
+    clinic, day = day_of_bookings
+    member = StaffMembershipFactory(clinic=clinic)
+    english = Client(headers={"accept-language": "en"})
+    english.force_login(member.user)
+    korean = Client(headers={"accept-language": "ko"})
+    korean.force_login(member.user)
+    assert _headers("en") != _headers("ko")
+    for client, language in ((english, "en"), (korean, "ko")):
+        response = client.get(_csv_url(clinic), {"date": day.isoformat()})
+        assert _rows(response.content)[0] == _headers(language)
+        as_json = client.get(reverse("api:roster", kwargs={"code": clinic.code}), {"date": day})
+        assert set(as_json.json()["bookings"][0]) == {
+            "time",
+            "code",
+            "name",
+            "birth_date",
+            "rrn",
+            "phone",
+            "status",
+        }
 
 
 def test_staff_of_another_clinic_get_403(day_of_bookings):
@@ -128,7 +158,7 @@ def test_the_command_writes_the_same_roster(day_of_bookings, tmp_path):
     stdout = io.StringIO()
     call_command("export_roster", "--clinic", clinic.code, "--date", day.isoformat(), stdout=stdout)
     printed = list(csv.reader(io.StringIO(stdout.getvalue().lstrip("\ufeff"))))
-    assert printed == rows and printed[0] == list(RosterExporter.headers)
+    assert printed == rows and printed[0] == _headers("ko")
 
 
 def test_the_command_explains_bad_arguments(day_of_bookings):

@@ -6,7 +6,9 @@ from datetime import time, timedelta
 from urllib.parse import urlencode
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -170,3 +172,18 @@ def test_the_search_is_kept_after_a_check_in(day):
     assert response["Location"] == _url(clinic) + "?q=%EC%84%9C%EC%97%B0"
     booking.refresh_from_db()
     assert booking.checked_in_at is not None
+
+
+def test_the_days_queries_do_not_grow_with_its_bookings(day):
+    client, clinic, people = day
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(_url(clinic)).status_code == 200
+        return len(captured)
+
+    before = queries()
+    slot = people["이서연"].slot
+    for n in range(5):
+        services.confirm_booking(BookingFactory(slot=slot, name=f"추가{n}").pk)
+    assert queries() == before

@@ -43,13 +43,14 @@ FACT_LABELS = {
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the details: ``key`` as stored, and either a ``value`` (a fact) or a change
-    (``changed``: ``old`` → ``new``; a missing side is None and ``added``/``removed`` say so)."""
+    """One line of the details: ``key`` as stored, and what it says (``kind``): a ``value``
+    (``fact``), a change of ``old`` to ``new`` (``changed``), or a field of a whole row that
+    was ``added`` (its ``new``) or ``removed`` (its ``old``)."""
 
     key: str
     label: str
+    kind: str = "fact"
     value: Any = None
-    changed: bool = False
     old: Any = None
     new: Any = None
 
@@ -72,7 +73,7 @@ def rows(object_type: str, details: Any) -> list[Row]:
             Row(
                 key=changed_field,
                 label=_label(row_model, changed_field),
-                changed=True,
+                kind="changed",
                 old=details.get("old"),
                 new=details.get("new"),
             )
@@ -81,16 +82,19 @@ def rows(object_type: str, details: Any) -> list[Row]:
     old, new = details.get("old"), details.get("new")
     if isinstance(old, dict) or isinstance(new, dict):
         row_model = _model(RELATED_MODELS["window"]) if "window" in details else model
-        before = old if isinstance(old, dict) else {}
-        after = new if isinstance(new, dict) else {}
-        for key in dict.fromkeys([*before, *after]):
+        before = old if isinstance(old, dict) else None
+        after = new if isinstance(new, dict) else None
+        kind = "changed" if before is not None and after is not None else "removed"
+        if before is None:
+            kind = "added"
+        for key in dict.fromkeys([*(before or {}), *(after or {})]):
             found.append(
                 Row(
                     key=key,
                     label=_label(row_model, key),
-                    changed=True,
-                    old=before.get(key),
-                    new=after.get(key),
+                    kind=kind,
+                    old=(before or {}).get(key),
+                    new=(after or {}).get(key),
                 )
             )
     else:
@@ -106,15 +110,19 @@ def as_html(object_type: str, details: Any) -> SafeString:
     value, or the old value struck through → the new one."""
     shown = []
     for row in rows(object_type, details):
-        if row.changed:
+        if row.kind == "changed":
             value = format_html(
                 '<del class="audit-old">{}</del> → <ins class="audit-new">{}</ins>',
                 shown_value(row.old),
                 shown_value(row.new),
             )
+        elif row.kind == "added":
+            value = format_html('<ins class="audit-new">{}</ins>', shown_value(row.new))
+        elif row.kind == "removed":
+            value = format_html('<del class="audit-old">{}</del>', shown_value(row.old))
         else:
             value = shown_value(row.value)
-        shown.append((row.key, row.label or row.key, "changed" if row.changed else "fact", value))
+        shown.append((row.key, row.label or row.key, row.kind, value))
     if not shown:
         return format_html('<span class="audit-details-empty">{}</span>', "-")
     return format_html(

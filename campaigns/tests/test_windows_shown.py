@@ -36,10 +36,12 @@ def _windows_listed(page: str, slug: str) -> list[dict[str, str]]:
         rf'<ul class="booking-windows" id="windows-{slug}"[^>]*>(.*?)</ul>', page, re.S
     )
     assert match, f"no list of windows for {slug}"
-    return [
+    listed = [
         {k: unescape(v) for k, v in re.findall(r'data-([\w-]+)="([^"]*)"', attributes)}
         for attributes in WINDOW.findall(match.group(1))
     ]
+    assert [w.pop("window") for w in listed] == [str(n) for n in range(1, len(listed) + 1)]
+    return listed
 
 
 @pytest.fixture

@@ -27,6 +27,8 @@ OPEN_VIEWS = {
     "clinics:roster": "clinic staff's roster export (CSV, XLSX), behind login",
     "clinics:day": "clinic staff's list of the day, behind login",
     "clinics:check-in": "clinic staff mark an arrival; books nothing, behind login",
+    "clinics:undo-check-in": "clinic staff take back a mistaken arrival; behind login",
+    "clinics:logout": "clinic staff log out; books nothing",
     "api:campaigns": "read-only list of campaigns and their windows",
     "api:availability": "read-only places left; a hint, never a write",
     "api:booking-status": "read-only status of one booking",

@@ -82,7 +82,8 @@ class RosterView(APIView):
                 "clinic": clinic.code,
                 "date": exporter.day.isoformat(),
                 "bookings": [
-                    dict(zip(ROSTER_KEYS, row, strict=True)) for row in exporter.iter_rows()
+                    dict(zip(ROSTER_KEYS, row, strict=True))
+                    for row in exporter.iter_rows(labels=False)
                 ],
             }
         )

@@ -56,7 +56,9 @@ class RosterExporter:
     def bookings(self) -> QuerySet[Booking]:
         return day_bookings(self.clinic, self.day)
 
-    def iter_rows(self) -> Iterator[tuple[str, ...]]:
+    def iter_rows(self, *, labels: bool = True) -> Iterator[tuple[str, ...]]:
+        """One row per booking. ``labels``: the status as the staff read it (a file); without,
+        its code (``confirmed``), which a program can rely on whatever the language (the API)."""
         for booking in self.bookings().iterator(chunk_size=2000):
             yield (
                 booking.slot.start_time.strftime("%H:%M"),
@@ -65,7 +67,7 @@ class RosterExporter:
                 booking.birth_date.isoformat(),
                 booking.rrn_masked,
                 booking.phone,
-                booking.get_status_display(),
+                booking.get_status_display() if labels else booking.status,
             )
 
     def filename(self, file_format: str) -> str:

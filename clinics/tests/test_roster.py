@@ -93,6 +93,9 @@ def test_the_headers_are_in_the_staff_language_and_the_json_keys_never_change(da
             "phone",
             "status",
         }
+        # the status is a code a program can rely on, whatever the language of the request
+        statuses = {booking["status"] for booking in as_json.json()["bookings"]}
+        assert statuses and statuses <= {choice.value for choice in Booking.Status}
 
 
 def test_staff_of_another_clinic_get_403(day_of_bookings):

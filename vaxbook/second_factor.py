@@ -33,6 +33,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from clinics.access import staff_landing
+
 # Where accounts work: the admin, the staff pages, the staff API and the account pages.
 # Citizens' pages (and the waiting room's poll above all) are left alone: looking at the
 # session's user there would cost a lookup per request for nothing.
@@ -170,8 +172,11 @@ class ConfirmForm(forms.Form):
 def setup(request: HttpRequest) -> HttpResponse:
     """Set up the second factor: scan the QR code (or type the key), then confirm with a code.
     An account that already has one is told so: resetting it is for an administrator."""
+    continue_to = _next(request) or staff_landing(request.user) or reverse("admin:index")
     if confirmed_device(request.user) is not None:
-        return render(request, "accounts/second_factor.html", {"already": True})
+        return render(
+            request, "accounts/second_factor.html", {"already": True, "continue_to": continue_to}
+        )
     device = TOTPDevice.objects.filter(user=request.user, confirmed=False).order_by(
         "pk"
     ).first() or TOTPDevice.objects.create(user=request.user, name="authenticator", confirmed=False)
@@ -185,7 +190,7 @@ def setup(request: HttpRequest) -> HttpResponse:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             otp_login(request, device)
-            return redirect(_next(request) or reverse("admin:index"))
+            return redirect(continue_to)
     return render(
         request,
         "accounts/second_factor.html",

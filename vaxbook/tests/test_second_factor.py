@@ -128,3 +128,19 @@ def test_citizens_pages_never_ask_for_it(settings, client):
     settings.VAXBOOK_REQUIRE_SECOND_FACTOR = True
     assert client.get(reverse("home")).status_code == 200
     assert client.get(reverse("bookings:lookup")).status_code == 200
+
+
+def test_clinic_staff_go_on_to_their_clinics_day_once_their_second_factor_is_set_up():
+    from clinics.tests.factories import StaffMembershipFactory
+
+    membership = StaffMembershipFactory(user__is_staff=True)
+    client = Client()
+    client.force_login(membership.user)
+    client.get(SETUP)
+    device = TOTPDevice.objects.get(user=membership.user, confirmed=False)
+    confirmed = client.post(SETUP, {"otp_token": _code(device)})
+    assert confirmed.status_code == 302
+    assert confirmed["Location"] == reverse("clinics:day", kwargs={"code": membership.clinic.code})
+    # and an account that already has one is offered the same way on
+    again = client.get(SETUP)
+    assert again.context["continue_to"] == confirmed["Location"]

@@ -40,8 +40,9 @@ class BookingRefused(Exception):
 
 
 class WindowClosed(BookingRefused):
-    """Reasons: ``window`` (not the person's open window), ``no_pass`` (the waiting room is on
-    and no admission pass came with the request)."""
+    """Reasons: ``window`` (not the person's open window), ``not_covered`` (no window of the
+    campaign is for this birth date at all: the message says whom to contact), ``no_pass``
+    (the waiting room is on and no admission pass came with the request)."""
 
     code = "window_closed"
 
@@ -70,18 +71,30 @@ class WindowClosed(BookingRefused):
 
 
 class OutOfCohort(BookingRefused):
+    """``other_campaign``: the open or coming campaign whose cohort has this birth date, if
+    there is one (the page links to it)."""
+
     code = "out_of_cohort"
 
-    def __init__(self, campaign: Campaign):
+    def __init__(self, campaign: Campaign, *, other_campaign: Campaign | None = None):
         super().__init__()
         self.campaign = campaign
+        self.other_campaign = other_campaign
 
     @property
     def message(self) -> str:
-        return gettext(
+        said = gettext(
             "%(campaign)s is for people %(cohort)s. The person you entered is not in this "
             "campaign's group."
         ) % {"campaign": self.campaign.name, "cohort": self.campaign.cohort_label}
+        if self.other_campaign is None:
+            return said
+        # Translators: the first sentence says whom the campaign is for; the second names
+        # the campaign that is for this person's birth date.
+        return gettext("%(refusal)s This birth date books in %(other)s.") % {
+            "refusal": said,
+            "other": self.other_campaign.name,
+        }
 
 
 class AlreadyBooked(BookingRefused):

@@ -25,6 +25,7 @@ from bookings.models import Booking
 from bookings.selectors import has_active_booking
 from campaigns import waiting_room, windows
 from campaigns.models import AdmissionPass, Campaign, PassHolder
+from campaigns.selectors import campaign_for_birth_date
 from campaigns.waiting_room import Pass
 from clinics.models import Slot
 
@@ -114,7 +115,18 @@ def check_booking_allowed(
     now = now or timezone.now()
     born = rrn.birth_date
     if not campaign.covers_birth_date(born):
-        raise OutOfCohort(campaign)
+        raise OutOfCohort(
+            campaign,
+            other_campaign=campaign_for_birth_date(born, now=now, excluding=campaign),
+        )
+    if not windows.covers(campaign, born):  # a gap between the staggered windows
+        raise WindowClosed(
+            reason="not_covered",
+            campaign=campaign,
+            state=windows.WindowState.CLOSED,
+            now=now,
+            birth_date=born,
+        )
     state = windows.window_state(campaign, now=now, birth_date=born)
     if state is not windows.WindowState.OPEN:
         raise WindowClosed(

@@ -13,7 +13,7 @@ export REDIS_URL_TEST ?= redis://127.0.0.1:6379/1
 # Translations: the committed .po catalogues are compiled to .mo (not committed) by Babel, a
 # Python package, so nothing has to be installed by hand. `make catalogues` re-extracts the
 # texts into the .po files after a change (that step needs GNU gettext: apt install gettext).
-PO := $(wildcard locale/*/LC_MESSAGES/*.po */locale/*/LC_MESSAGES/*.po)
+PO := $(wildcard locale/*/LC_MESSAGES/*.po */locale/*/LC_MESSAGES/*.po vaxbook/*/locale/*/LC_MESSAGES/*.po)
 MO := $(PO:.po=.mo)
 
 $(STAMP): requirements.txt requirements-dev.txt

@@ -63,6 +63,7 @@ def start(request: HttpRequest, campaign: str) -> HttpResponse:
     if person and (wait := throttle.per_person("identify").hit(rrn_hmac(person))):
         return throttle.too_many(request, wait)
     rejoin_url = ""  # when the admission pass cannot book this person: a new place in line
+    other_campaign = None  # out of this cohort: the campaign that is for this person, if any
     if valid:
         rrn = form.cleaned_data["rrn"]
         try:
@@ -70,7 +71,9 @@ def start(request: HttpRequest, campaign: str) -> HttpResponse:
                 request.campaign, rrn=rrn, admission=request.admission_pass
             )
         except BookingRefused as refusal:
-            field = "rrn" if isinstance(refusal, OutOfCohort) else None
+            field = None
+            if isinstance(refusal, OutOfCohort):
+                field, other_campaign = "rrn", refusal.other_campaign
             form.add_error(field, _refusal_error(refusal))
             if isinstance(refusal, PassFull | PassBeforeWindow):
                 rejoin_url = reverse("campaigns:queue", kwargs={"campaign": campaign})
@@ -88,7 +91,12 @@ def start(request: HttpRequest, campaign: str) -> HttpResponse:
     return render(
         request,
         "bookings/identify.html",
-        {"campaign": request.campaign, "form": form, "rejoin_url": rejoin_url},
+        {
+            "campaign": request.campaign,
+            "form": form,
+            "rejoin_url": rejoin_url,
+            "other_campaign": other_campaign,
+        },
     )
 
 

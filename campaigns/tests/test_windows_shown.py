@@ -181,6 +181,15 @@ def test_out_of_cohort_names_the_campaign_that_is_for_that_birth_date():
         )
     assert nobody.value.other_campaign is None
 
+    # the identify page links to the campaign that is for this person
+    page = Client().post(
+        reverse("bookings:start", kwargs={"campaign": tried.slug}),
+        {"name": "김영수", "rrn": "690305-1234567", "phone": "010-1234-5678"},
+    )
+    assert page.status_code == 200 and list(page.context["form"].errors) == ["rrn"]
+    link = re.search(r'<a id="other-campaign" href="([^"]+)"', page.content.decode())
+    assert link and link.group(1) == reverse("bookings:start", kwargs={"campaign": coming.slug})
+
 
 @pytest.mark.usefixtures("draw_at_the_opening_instant")
 def test_the_queue_page_announces_changes_in_one_polite_region_not_the_whole_box(campaign, opening):

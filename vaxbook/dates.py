@@ -28,19 +28,19 @@ WEEKDAYS_SHORT = [
 
 
 def format_kst(moment: datetime) -> str:
-    """"2026년 11월 27일 (금) 20:00 KST" / "Fri 27 Nov 2026, 20:00 KST"."""
+    """ "2026년 11월 27일 (금) 20:00 KST" / "Fri 27 Nov 2026, 20:00 KST"."""
     local = timezone.localtime(moment, KST)
     # Translators: a date and time followed by the time zone's name, e.g. "… 20:00 KST".
     return gettext("%(moment)s KST") % {"moment": formats.date_format(local, "DATETIME_FORMAT")}
 
 
 def format_day(day: date) -> str:
-    """"2026년 11월 27일 (금)" / "Fri 27 Nov 2026"."""
+    """ "2026년 11월 27일 (금)" / "Fri 27 Nov 2026"."""
     return formats.date_format(day, "DATE_FORMAT")
 
 
 def format_time(at: time) -> str:
-    """"20:00"."""
+    """ "20:00"."""
     return formats.time_format(at, "TIME_FORMAT")
 
 

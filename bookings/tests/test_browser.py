@@ -106,7 +106,7 @@ def test_a_citizen_waits_for_the_opening_is_admitted_and_books_for_a_parent(
     page.fill("#id_name", "김순자")
     page.fill("#id_rrn", "620714-2234567")
     page.fill("#id_phone", "010-2345-6789")
-    page.click("button[type=submit]")
+    page.click("main form button[type=submit]")
 
     # region, clinic, day: the links that choose them
     page.click('a[href*="region=Seoul"]')
@@ -187,7 +187,7 @@ def test_a_person_whose_staggered_window_is_tomorrow_is_told_so(live_server, pag
     page.fill("#id_name", "Park Younghee")
     page.fill("#id_rrn", "6207102234567")
     page.fill("#id_phone", "01034567890")
-    page.click("button[type=submit]")
+    page.click("main form button[type=submit]")
     # refused: the window is not open for this person; which one is theirs, and when it opens
     playwright.expect(page.locator('form[data-refusal="window_closed"]')).to_be_visible()
     [theirs] = [w for w in windows_of(campaign) if w.opens_at == tomorrow.opens_at]

@@ -9,7 +9,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from django.utils import formats, timezone
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_noop
 
 KST = ZoneInfo("Asia/Seoul")
 
@@ -29,9 +29,8 @@ WEEKDAYS_SHORT = [
 
 def format_kst(moment: datetime) -> str:
     """ "2026년 11월 27일 (금) 20:00 KST" / "Fri 27 Nov 2026, 20:00 KST"."""
-    local = timezone.localtime(moment, KST)
-    # Translators: a date and time followed by the time zone's name, e.g. "… 20:00 KST".
-    return gettext("%(moment)s KST") % {"moment": formats.date_format(local, "DATETIME_FORMAT")}
+    # DATETIME_FORMAT ends with the zone's name ("T"): KST, here as in the admin.
+    return formats.date_format(timezone.localtime(moment, KST), "DATETIME_FORMAT")
 
 
 def format_day(day: date) -> str:

@@ -15,6 +15,7 @@ import pytest
 from babel.messages.extract import extract
 from babel.messages.pofile import read_po
 from django.conf import settings
+from django.contrib.admin.utils import display_for_value
 from django.template.base import Lexer, TokenType
 from django.test import Client
 from django.urls import reverse
@@ -224,3 +225,11 @@ def test_dates_read_as_each_language_writes_them_and_always_in_korea_time():
     with translation.override("en"):
         assert format_kst(moment) == "Fri 27 Nov 2026, 20:00 KST"
         assert format_day(moment.date()) == "Fri 27 Nov 2026"
+
+
+def test_the_admin_shows_a_moment_as_the_pages_do():
+    moment = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
+    with translation.override("ko"):
+        assert display_for_value(moment, "") == "2026년 11월 27일 (금) 20:00 KST"
+    with translation.override("en"):
+        assert display_for_value(moment, "") == "Fri 27 Nov 2026, 20:00 KST"

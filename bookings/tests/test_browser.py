@@ -21,6 +21,7 @@ from campaigns.models import BookingWindow
 from campaigns.tests.factories import CampaignFactory
 from campaigns.windows import describe, format_kst, windows_of
 from clinics.tests.factories import ClinicFactory, SlotFactory
+from vaxbook.tests.browser import check
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -69,7 +70,8 @@ def _quick_queue(settings):
 
 
 def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    """A screenshot in test-artifacts/browser/, and the page checked with axe-core."""
+    check(page, name, folder="browser")
 
 
 def in_the_queue(page, campaign) -> bool:

@@ -23,7 +23,7 @@ import aiohttp
 from bench.pages import Form, Page, solve_proof_of_work
 
 CHOOSE_ATTEMPTS = 5  # a citizen goes round region → clinic → day → time this often at most
-STATUS_RELOAD_S = 2.0  # how often the status is read again when its page does not say
+STATUS_POLL_S = 2.0  # how often a pending booking's page asks the API (status.js)
 # The sweep decides a booking left pending within VAXBOOK_PENDING_SWEEP_AFTER plus its interval
 # (3 minutes by default); a citizen still waiting after this long counts as an error.
 DECISION_WAIT_S = 300.0
@@ -254,17 +254,21 @@ class Citizen:
         return response.location()
 
     async def _follow(self, client: aiohttp.ClientSession, booking_url: str) -> str:
-        """Stay on the booking's page while it reloads itself (pending); then read the
-        decision from the booking API (GET /api/bookings/<public id>/)."""
-        api_url = f"/api/bookings/{public_id(booking_url)}/"
+        """As the booking's page does (static/bookings/status.js): load it once, then, while
+        it is pending, ask the booking API it names (``data-poll-url``) every two seconds;
+        once decided, load the page again to show the outcome."""
+        page = await self.page(client, "status", booking_url)
+        api_url = page.ids.get("booking", {}).get("data-poll-url")
+        if api_url is None:  # decided already
+            api_url = f"/api/bookings/{public_id(booking_url)}/"
+            return (await self.request(client, "status_api", "GET", api_url)).json()["status"]
         give_up = time.time() + DECISION_WAIT_S
         while time.time() < give_up:
-            page = await self.page(client, "status", booking_url)
-            if page.refresh is None:
-                decision = (await self.request(client, "status_api", "GET", api_url)).json()
-                if decision["status"] != "pending":
-                    return decision["status"]
-            await asyncio.sleep(page.refresh or STATUS_RELOAD_S)
+            await asyncio.sleep(STATUS_POLL_S)
+            decision = (await self.request(client, "status_api", "GET", api_url)).json()
+            if decision["status"] != "pending":
+                await self.page(client, "status", booking_url)
+                return decision["status"]
         raise Undecided(booking_url)
 
 

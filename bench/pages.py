@@ -69,7 +69,6 @@ class Page:
         self.url = url
         self.hrefs: list[str] = []  # every <a href>, as written
         self.forms: list[Form] = []
-        self.refresh: float | None = None  # seconds, when the page reloads itself
         self.ids: dict[str, dict[str, str]] = {}  # the attributes of every element with an id
         form: Form | None = None  # the form being read
         for closing, tag, raw in TAG.findall(UNREAD.sub("", html)):
@@ -90,8 +89,6 @@ class Page:
             self.forms.append(form)
         elif tag == "input" and form is not None:  # the pages use no other fields
             form.add_input(found)
-        elif tag == "meta" and found.get("http-equiv", "").lower() == "refresh":
-            self.refresh = float(found.get("content", "0").split(";")[0] or 0)
         return form
 
     def form_with(self, field_name: str) -> Form | None:

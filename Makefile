@@ -27,7 +27,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 messages: $(MO)
 
 catalogues: $(STAMP)
-	$(BIN)/python manage.py makemessages --locale ko --no-obsolete --no-wrap \
+	$(BIN)/python manage.py makemessages --locale ko --no-obsolete --no-wrap --extension html,txt,py \
 		--ignore '.venv/*' --ignore 'bench/*' --ignore 'staticfiles/*' --ignore 'test-artifacts/*'
 
 # Embedded default: SQLite, eager Celery, in-memory cache. Nothing else to start.

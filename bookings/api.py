@@ -1,5 +1,6 @@
 """The booking API (DRF): the same services and the same window rule as the pages."""
 
+from django.utils import translation
 from django.utils.translation import gettext
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -113,6 +114,7 @@ class BookingCreateView(APIView):
                 identity=identity,
                 slot_id=data["slot"],
                 admission=request.admission_pass,
+                language=translation.get_language(),
             )
         except BookingRefused as refused:
             code = status.HTTP_400_BAD_REQUEST

@@ -28,6 +28,7 @@ from campaigns.models import AdmissionPass, Campaign, PassHolder
 from campaigns.selectors import campaign_for_birth_date
 from campaigns.waiting_room import Pass
 from clinics.models import Slot
+from vaxbook.notifications import services as notifications
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ def request_booking(
     slot_id: int,
     admission: Pass | None = None,
     now: datetime | None = None,
+    language: str | None = None,
 ) -> Booking:
     """Create a ``pending`` booking and enqueue its confirmation once the row is committed.
 
@@ -179,6 +181,7 @@ def request_booking(
                 requested_at=now,
                 admission_pass=admission.ticket_id if admission else "",
                 waiting_room_required=campaign.waiting_room_enabled,
+                language=language or settings.LANGUAGE_CODE,
             )
             # robust: if the broker is down the booking still stands (the row is the truth) and
             # the person still gets its status page; the sweep enqueues it later.
@@ -206,6 +209,7 @@ def rebook(
         slot_id=slot_id,
         admission=admission,
         now=now,
+        language=booking.language,
     )
 
 
@@ -221,7 +225,7 @@ def _locked(booking_id: int, *related: str):
 def _decide(booking_id: int, *, now: datetime) -> tuple[Booking | None, bool]:
     """The booking and whether this call decided it (False: gone, or decided before)."""
     with transaction.atomic():
-        booking = _locked(booking_id, "campaign").first()
+        booking = _locked(booking_id, "campaign", "slot__clinic").first()
         if booking is None or booking.status != Booking.Status.PENDING:
             return booking, False
         booking.decided_at = now
@@ -244,6 +248,7 @@ def _decide(booking_id: int, *, now: datetime) -> tuple[Booking | None, bool]:
             booking.status = Booking.Status.REJECTED
             booking.reject_reason = Booking.RejectReason.SLOT_FULL
         booking.save(update_fields=fields)
+        notifications.booking_decided(booking)
     return booking, True
 
 
@@ -290,7 +295,7 @@ def give_up_booking(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        booking = _locked(booking_id).first()
+        booking = _locked(booking_id, "campaign", "slot__clinic").first()
         if booking is None:
             return None
         if booking.status != Booking.Status.PENDING:
@@ -299,6 +304,7 @@ def give_up_booking(
         booking.reject_reason = reason
         booking.decided_at = now
         booking.save(update_fields=["status", "reject_reason", "decided_at"])
+        notifications.booking_decided(booking)
     logger.warning("booking %s %s (%s)", booking.public_id, booking.status, reason)
     return booking
 
@@ -324,13 +330,14 @@ def cancel_booking(booking_id: int, *, now: datetime | None = None) -> Booking:
     so a check-in and a cancel at the same moment cannot both happen."""
     now = now or timezone.now()
     with transaction.atomic():
-        booking = _locked(booking_id, "slot").get()
+        booking = _locked(booking_id, "campaign", "slot__clinic").get()
         check_booking_cancellable(booking, now=now)
         if booking.status == Booking.Status.CONFIRMED:
             Slot.objects.filter(pk=booking.slot_id, booked__gt=0).update(booked=F("booked") - 1)
         booking.status = Booking.Status.CANCELLED
         booking.cancelled_at = now
         booking.save(update_fields=["status", "cancelled_at"])
+        notifications.booking_cancelled(booking)
     logger.info("booking %s cancelled", booking.public_id)
     return booking
 

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -185,6 +185,7 @@ def review(request: HttpRequest, campaign: str) -> HttpResponse:
                 identity=flow.identity,
                 slot_id=slot.pk,
                 admission=request.admission_pass,
+                language=translation.get_language(),
             )
         except BookingRefused as refused:
             error = refused

@@ -110,6 +110,26 @@ VAXBOOK_STAFF_SESSION_IDLE_SECONDS = config.get_int(
 )
 VAXBOOK_REQUIRE_SECOND_FACTOR = config.get_bool("VAXBOOK_REQUIRE_SECOND_FACTOR", PRODUCTION)
 
+# Messages (vaxbook.notifications). Texts go out through VAXBOOK_SMS_BACKEND: "console" (the
+# log and /dev/outbox/, development only: production refuses to start with it) or "solapi"
+# (SOLAPI_* below). A message the channel refuses for now is tried again with a growing wait
+# (10 s, 20 s, 40 s… at most VAXBOOK_MESSAGE_RETRY_MAX s), VAXBOOK_MESSAGE_MAX_ATTEMPTS times
+# in all, then it is "failed" (officials can resend it from the admin). Links in messages start
+# with VAXBOOK_SITE_URL.
+VAXBOOK_SMS_BACKEND = config.get_setting("VAXBOOK_SMS_BACKEND", "console")
+if PRODUCTION and VAXBOOK_SMS_BACKEND == "console":
+    raise ImproperlyConfigured(
+        "VAXBOOK_SMS_BACKEND=console only writes texts to the log: set a provider (solapi) "
+        "in production."
+    )
+VAXBOOK_SITE_URL = config.get_production_setting(
+    "VAXBOOK_SITE_URL",
+    development_default="http://127.0.0.1:8000",
+    why="the links in the texts people receive start with it",
+)
+VAXBOOK_MESSAGE_MAX_ATTEMPTS = config.get_int("VAXBOOK_MESSAGE_MAX_ATTEMPTS", 5, minimum=1)
+VAXBOOK_MESSAGE_RETRY_MAX = config.get_int("VAXBOOK_MESSAGE_RETRY_MAX", 600, minimum=1)
+
 INSTALLED_APPS = [
     "csp",
     "vaxbook.apps.AdminConfig",  # django.contrib.admin, its login with a second factor
@@ -123,6 +143,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "vaxbook.auditlog",  # the audit log every app writes to
+    "vaxbook.notifications",  # the outbox: texts and e-mails people receive
     "campaigns",
     "clinics",
     "bookings",

@@ -1,9 +1,11 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
 from campaigns import views as campaign_views
 from vaxbook import second_factor
 from vaxbook import views as vaxbook_views
+from vaxbook.notifications import views as notification_views
 
 urlpatterns = [
     path("", campaign_views.home, name="home"),
@@ -17,3 +19,7 @@ urlpatterns = [
     # POST language=ko|en: the switch on every page (Django's set_language, remembered in a cookie).
     path("i18n/", include("django.conf.urls.i18n")),
 ]
+
+if not settings.PRODUCTION:
+    # The console channel's messages, to read in development (never routed in production).
+    urlpatterns.append(path("dev/outbox/", notification_views.dev_outbox, name="dev-outbox"))

@@ -39,6 +39,7 @@ OPEN_VIEWS = {
     "campaigns:queue-status": "the waiting room's poll: a place in the queue, no form",
     "campaigns:draw": "the published draw of the queue, read-only",
     "set_language": "the language switch: sets a cookie and goes back; books nothing",
+    "dev-outbox": "development only (not routed in production): the console channel's texts",
 }
 
 

@@ -30,6 +30,8 @@ def _production_env(**overrides: str | None) -> dict[str, str]:
         DJANGO_ALLOWED_HOSTS="booking.vaxbook.example,vaxbook.example",
         DATABASE_URL=os.environ["DATABASE_URL"],
         REDIS_URL=os.environ["REDIS_URL"],
+        VAXBOOK_SMS_BACKEND="solapi",
+        VAXBOOK_SITE_URL="https://booking.vaxbook.example",
     )
     for name, value in overrides.items():
         if value is None:
@@ -65,6 +67,7 @@ def test_check_deploy_reports_nothing_in_production():
         "DJANGO_ALLOWED_HOSTS",
         "DATABASE_URL",
         "REDIS_URL",
+        "VAXBOOK_SITE_URL",
     ],
 )
 def test_production_refuses_to_start_without_a_mandatory_variable(variable):
@@ -74,6 +77,11 @@ def test_production_refuses_to_start_without_a_mandatory_variable(variable):
     assert f"{variable} must be set in the environment when DJANGO_ENV=production" in (
         result.stderr
     )
+
+
+def test_production_refuses_the_console_text_channel():
+    console = _manage("check", env=_production_env(VAXBOOK_SMS_BACKEND=None))
+    assert console.returncode != 0 and "VAXBOOK_SMS_BACKEND=console" in console.stderr
 
 
 def test_production_refuses_sqlite_and_debug():

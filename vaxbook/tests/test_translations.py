@@ -51,13 +51,19 @@ def _sources() -> list[Path]:
 
 def _templates() -> list[Path]:
     dirs = [ROOT / "templates"] + [d for app in APPS for d in (ROOT / app).rglob("templates")]
-    return sorted(path for d in dirs if d.is_dir() for path in d.rglob("*.html"))
+    return sorted(
+        path
+        for d in dirs
+        if d.is_dir()
+        for pattern in ("*.html", "*.txt")
+        for path in d.rglob(pattern)
+    )
 
 
 def _messages_in(path: Path) -> list[tuple[str | None, str]]:
     """(context, msgid) of every text marked for translation in one source file."""
     source = path.read_text(encoding="utf-8")
-    if path.suffix == ".html":
+    if path.suffix in {".html", ".txt"}:
         source = templatize(source, origin=str(path))
     found = extract("python", io.BytesIO(source.encode()), keywords=KEYWORDS)
     out = []

@@ -1,5 +1,5 @@
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -48,6 +48,19 @@ class Campaign(models.Model):
             "Whom people should call or visit when they cannot book, e.g. a public health "
             "centre and its telephone number. Shown on the booking pages."
         ),
+    )
+    verify_phone = models.BooleanField(
+        _("verify the phone"),
+        default=False,
+        help_text=_(
+            "The identity step sends a one-time code to the phone given and goes on only when "
+            "it is typed back, so that the confirmation goes to a phone in the booker's hand."
+        ),
+    )
+    reminder_time = models.TimeField(
+        _("reminder time (KST)"),
+        default=time(10, 0),
+        help_text=_("The day before an appointment, a reminder is sent at this time (Korea time)."),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 

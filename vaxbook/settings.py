@@ -13,6 +13,7 @@ import ipaddress
 import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from vaxbook import config
 
@@ -129,6 +130,12 @@ VAXBOOK_SITE_URL = config.get_production_setting(
 )
 VAXBOOK_MESSAGE_MAX_ATTEMPTS = config.get_int("VAXBOOK_MESSAGE_MAX_ATTEMPTS", 5, minimum=1)
 VAXBOOK_MESSAGE_RETRY_MAX = config.get_int("VAXBOOK_MESSAGE_RETRY_MAX", 600, minimum=1)
+# One-time codes texted to a phone (vaxbook.notifications.phone_codes): valid for
+# VAXBOOK_PHONE_CODE_TTL seconds and VAXBOOK_PHONE_CODE_TRIES wrong tries; at most
+# VAXBOOK_PHONE_CODE_SENDS codes to one phone per VAXBOOK_THROTTLE_WINDOW_SECONDS.
+VAXBOOK_PHONE_CODE_TTL = config.get_int("VAXBOOK_PHONE_CODE_TTL", 300, minimum=30)
+VAXBOOK_PHONE_CODE_TRIES = config.get_int("VAXBOOK_PHONE_CODE_TRIES", 5, minimum=1)
+VAXBOOK_PHONE_CODE_SENDS = config.get_int("VAXBOOK_PHONE_CODE_SENDS", 5, minimum=1)
 
 INSTALLED_APPS = [
     "csp",
@@ -359,7 +366,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # idempotent, so that costs work, not correctness; it must still stay well above the retry
 # backoff and the longest task. The sweep below decides such bookings within minutes anyway,
 # so the default stays Celery's hour.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": VAXBOOK_BROKER_VISIBILITY_TIMEOUT}
+# Urgent messages (a one-time code someone is waiting for, standing at the identity step) go
+# to their own queue, "urgent", which every worker consumes before the default one, "celery":
+# both are listed here, so a worker started without -Q consumes both, and the "priority" order
+# makes Redis's BRPOP always look at "urgent" first (kombu's default round robin would let a
+# burst of confirmations hold a code back). A worker still runs what it already prefetched
+# (VAXBOOK_CELERY_PREFETCH) before it takes an urgent message.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("urgent"), Queue("celery"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": VAXBOOK_BROKER_VISIBILITY_TIMEOUT,
+    "queue_order_strategy": "priority",
+}
 CELERY_BEAT_SCHEDULE = {
     "confirm-stale-pending-bookings": {
         "task": "bookings.tasks.confirm_stale_bookings",

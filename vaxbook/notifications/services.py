@@ -68,7 +68,8 @@ def notify(
 def _enqueue(key: str, *, urgent: bool) -> None:
     from vaxbook.notifications.tasks import send_notification
 
-    send_notification.delay(key)
+    # "urgent" is consumed ahead of the default queue by every worker (settings.py, Celery)
+    send_notification.apply_async((key,), queue="urgent" if urgent else None)
 
 
 def booking_key(

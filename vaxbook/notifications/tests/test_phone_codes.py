@@ -1,0 +1,168 @@
+"""One-time codes sent to a phone: the code texted is the one that unlocks, once, within its
+lifetime and its tries; sending is limited per phone and per address; and the text goes out
+ahead of the other messages waiting."""
+
+import re
+import time
+
+import pytest
+import time_machine
+from django.db import transaction
+
+from vaxbook.notifications import phone_codes
+from vaxbook.notifications.models import Notification
+from vaxbook.notifications.phone_codes import Purpose, TooManyCodes, check_code, issue_code
+from vaxbook.notifications.services import notify
+
+PHONE = "010-1234-5678"
+BOOKING = Purpose.BOOKING
+
+
+def _issue(phone=PHONE, purpose=BOOKING, *, address="203.0.113.7", language="ko") -> str:
+    """Issue a code and return the one the outbox text carries."""
+    issue_code(phone, purpose, language=language, address=address)
+    message = Notification.objects.filter(kind="phone_code", recipient=phone).first()
+    [code] = re.findall(r"\b\d{6}\b", message.text)
+    return code
+
+
+def _other(code: str) -> str:
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
+@pytest.mark.django_db
+def test_the_code_texted_unlocks_once():
+    code = _issue()
+    message = Notification.objects.get(kind="phone_code")
+    assert message.urgent and message.recipient == PHONE and message.booking is None
+    assert message.channel == Notification.Channel.SMS
+    assert check_code(PHONE, BOOKING, code)
+    assert not check_code(PHONE, BOOKING, code)  # used
+
+
+@pytest.mark.django_db
+def test_the_text_holds_the_code_its_purpose_and_lifetime_only(settings):
+    settings.VAXBOOK_PHONE_CODE_TTL = 300
+    _issue(language="en")
+    text = Notification.objects.get(kind="phone_code").text
+    assert re.findall(r"\d+", text) == [re.search(r"\d{6}", text).group(), "5"]
+    assert str(Purpose.BOOKING.label) in text
+    assert "010" not in text and "5678" not in text and "http" not in text
+
+
+@pytest.mark.django_db
+def test_nothing_in_clear_in_the_cache():
+    from django.core.cache import cache
+
+    code = _issue()
+    client = cache._cache.get_client()
+    for key in client.keys("*"):
+        stored = key + (client.get(key) or b"")
+        assert code.encode() not in stored and b"5678" not in stored
+
+
+@pytest.mark.django_db
+def test_a_code_is_for_its_phone_and_purpose():
+    code = _issue()
+    assert not check_code("010-1234-5679", BOOKING, code)
+    assert not check_code(PHONE, Purpose.WINDOW_OPENS, code)
+    assert check_code(PHONE, BOOKING, code)
+
+
+@pytest.mark.django_db
+def test_a_wrong_code_is_refused_and_too_many_void_the_code(settings):
+    settings.VAXBOOK_PHONE_CODE_TRIES = 3
+    code = _issue()
+    assert not check_code(PHONE, BOOKING, _other(code))
+    assert not check_code(PHONE, BOOKING, "abc")
+    assert not check_code(PHONE, BOOKING, "")
+    assert not check_code(PHONE, BOOKING, code)  # three wrong tries: void
+
+
+@pytest.mark.django_db
+def test_fewer_wrong_tries_than_the_limit_leave_the_code_good(settings):
+    settings.VAXBOOK_PHONE_CODE_TRIES = 3
+    code = _issue()
+    assert not check_code(PHONE, BOOKING, _other(code))
+    assert not check_code(PHONE, BOOKING, _other(_other(code)))
+    assert check_code(PHONE, BOOKING, code)
+
+
+@pytest.mark.django_db
+def test_a_code_expires(settings):
+    settings.VAXBOOK_PHONE_CODE_TTL = 300
+    with time_machine.travel(time.time(), tick=False) as clock:
+        code = _issue()
+        clock.shift(299)
+        assert not check_code(PHONE, BOOKING, _other(code))  # still alive: counted, refused
+        clock.shift(2)
+        assert not check_code(PHONE, BOOKING, code)
+
+
+@pytest.mark.django_db
+def test_a_new_code_replaces_the_old_one_and_its_tries(settings):
+    settings.VAXBOOK_PHONE_CODE_TRIES = 2
+    first = _issue()
+    assert not check_code(PHONE, BOOKING, _other(first))
+    Notification.objects.all().delete()
+    second = _issue()
+    if second != first:
+        assert not check_code(PHONE, BOOKING, first)  # counts one try against the new code
+    assert check_code(PHONE, BOOKING, second)
+
+
+@pytest.mark.django_db
+def test_codes_are_limited_per_phone(settings):
+    settings.VAXBOOK_PHONE_CODE_SENDS = 2
+    with time_machine.travel(time.time(), tick=False) as clock:
+        for n in range(2):
+            issue_code(PHONE, BOOKING, language="ko", address=f"203.0.113.{n}")
+        with pytest.raises(TooManyCodes) as refused:
+            issue_code(PHONE, Purpose.WINDOW_OPENS, language="ko", address="203.0.113.9")
+        assert refused.value.limit == "phone" and 0 < refused.value.retry_after <= 600
+        assert Notification.objects.filter(kind="phone_code").count() == 2
+        issue_code("010-9999-0000", BOOKING, language="ko", address="203.0.113.9")  # another
+        clock.shift(settings.VAXBOOK_THROTTLE_WINDOW_SECONDS)
+        issue_code(PHONE, BOOKING, language="ko", address="203.0.113.9")
+
+
+@pytest.mark.django_db
+def test_codes_are_limited_per_address(settings):
+    settings.VAXBOOK_THROTTLE_PER_ADDRESS = 2
+    for n in range(2):
+        issue_code(f"010-1234-000{n}", BOOKING, language="ko", address="203.0.113.7")
+    with pytest.raises(TooManyCodes) as refused:
+        issue_code("010-1234-0009", BOOKING, language="ko", address="203.0.113.7")
+    assert refused.value.limit == "address" and refused.value.retry_after > 0
+    assert not Notification.objects.filter(recipient="010-1234-0009").exists()
+    issue_code("010-1234-0009", BOOKING, language="ko", address="198.51.100.1")
+
+
+def test_settings_have_their_documented_defaults():
+    from django.conf import settings
+
+    assert settings.VAXBOOK_PHONE_CODE_TTL == 300
+    assert settings.VAXBOOK_PHONE_CODE_TRIES == 5
+    assert phone_codes.sends_per_phone().limit == settings.VAXBOOK_PHONE_CODE_SENDS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_code_is_sent_ahead_of_the_messages_waiting(start_worker):
+    # twenty ordinary messages wait in the broker, then a code is asked for
+    for n in range(20):
+        with transaction.atomic():
+            notify(
+                kind=Notification.Kind.PHONE_CODE,
+                recipient=f"010-5555-{n:04d}",
+                key=f"waiting:{n}",
+                context={"code": "000000", "purpose": "", "minutes": 5},
+                language="ko",
+            )
+    issue_code(PHONE, BOOKING, language="ko", address="203.0.113.7")
+    worker = start_worker()
+    deadline = time.monotonic() + 60
+    while Notification.objects.exclude(status=Notification.Status.SENT).exists():
+        assert worker.poll() is None and time.monotonic() < deadline, "not all sent"
+        time.sleep(0.2)
+    order = list(Notification.objects.order_by("sent_at").values_list("recipient", flat=True))
+    assert order[0] == PHONE

@@ -392,6 +392,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.draw_due_waiting_rooms",
         "schedule": 5.0,
     },
+    # The day-before reminders due (vaxbook.notifications.reminders).
+    "send-due-reminders": {
+        "task": "vaxbook.notifications.tasks.send_due_reminders",
+        "schedule": 300.0,
+    },
 }
 
 LOGGING = {

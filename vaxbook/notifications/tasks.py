@@ -15,3 +15,12 @@ def send_notification(self, key: str) -> str | None:
         wait = min(10 * 2 ** (notification.attempts - 1), settings.VAXBOOK_MESSAGE_RETRY_MAX)
         raise self.retry(countdown=wait)
     return notification.status if notification else None
+
+
+@shared_task(base=RetryingTask)
+def send_due_reminders() -> int:
+    """Celery beat, every few minutes: the day-before reminders that are due
+    (``vaxbook.notifications.reminders``)."""
+    from vaxbook.notifications import reminders
+
+    return len(reminders.send_due_reminders())

@@ -136,6 +136,28 @@ VAXBOOK_MESSAGE_RETRY_MAX = config.get_int("VAXBOOK_MESSAGE_RETRY_MAX", 600, min
 VAXBOOK_PHONE_CODE_TTL = config.get_int("VAXBOOK_PHONE_CODE_TTL", 300, minimum=30)
 VAXBOOK_PHONE_CODE_TRIES = config.get_int("VAXBOOK_PHONE_CODE_TRIES", 5, minimum=1)
 VAXBOOK_PHONE_CODE_SENDS = config.get_int("VAXBOOK_PHONE_CODE_SENDS", 5, minimum=1)
+# A message found "sending" (its worker stopped mid-send) is taken up again only after this many
+# seconds, once the first worker's request to the provider cannot still be in flight (it must
+# stay well above VAXBOOK_SOLAPI_TIMEOUT); the sweep that takes it up, and that publishes again
+# a queued message whose task was lost, runs every VAXBOOK_SWEEP_INTERVAL_SECONDS.
+VAXBOOK_MESSAGE_SENDING_LEASE = config.get_int("VAXBOOK_MESSAGE_SENDING_LEASE", 60, minimum=1)
+# SOLAPI (VAXBOOK_SMS_BACKEND=solapi): the API key and secret of the account, the sender number
+# registered with it, and how long to wait for an answer (seconds; a slow provider is retried).
+
+
+def _solapi_setting(name: str) -> str:
+    if VAXBOOK_SMS_BACKEND != "solapi":
+        return config.get_setting(name)
+    return config.get_production_setting(
+        name, development_default="", why="VAXBOOK_SMS_BACKEND=solapi sends texts with it"
+    )
+
+
+VAXBOOK_SOLAPI_API_KEY = _solapi_setting("VAXBOOK_SOLAPI_API_KEY")
+VAXBOOK_SOLAPI_API_SECRET = _solapi_setting("VAXBOOK_SOLAPI_API_SECRET")
+VAXBOOK_SOLAPI_SENDER = _solapi_setting("VAXBOOK_SOLAPI_SENDER")
+VAXBOOK_SOLAPI_URL = config.get_setting("VAXBOOK_SOLAPI_URL", "https://api.solapi.com")
+VAXBOOK_SOLAPI_TIMEOUT = config.get_float("VAXBOOK_SOLAPI_TIMEOUT", 5.0, minimum=0.1)
 
 INSTALLED_APPS = [
     "csp",
@@ -386,6 +408,11 @@ CELERY_BEAT_SCHEDULE = {
     "purge-personal-data": {
         "task": "bookings.tasks.purge_personal_data",
         "schedule": 24 * 3600.0,
+    },
+    # Messages whose task or worker was lost (vaxbook.notifications.services.deliver).
+    "send-stalled-notifications": {
+        "task": "vaxbook.notifications.tasks.send_stalled_notifications",
+        "schedule": VAXBOOK_SWEEP_INTERVAL_SECONDS,
     },
     # A safety net for the draws, which the first poll after an opening normally starts.
     "draw-due-waiting-rooms": {

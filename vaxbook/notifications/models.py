@@ -53,6 +53,13 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.CharField(_("last error"), max_length=500, blank=True)
     provider_id = models.CharField(_("provider's message id"), max_length=100, blank=True)
+    # What the provider was asked to send it as (SMS or LMS), decided by us, not guessed by it.
+    message_type = models.CharField(_("sent as"), max_length=10, blank=True)
+    # When the current attempt handed it to the channel: a row "sending" for longer than
+    # VAXBOOK_MESSAGE_SENDING_LEASE lost its worker (see services.deliver).
+    sending_since = models.DateTimeField(_("sending since"), null=True, blank=True)
+    # After a temporary failure: not before this moment (the sweep respects the backoff).
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 

@@ -1,17 +1,21 @@
 """Messages: written to the outbox in the transaction of the change they announce
 (``notify``), sent after it commits by a task (``deliver``).
 
-Sending is at most once towards the provider for each message, and once in effect: before
-handing a message over, its row is marked ``sending`` and committed; a worker that finds a row
-still ``sending`` (its worker stopped mid-send) asks the channel whether the provider has it
-(``already_sent``) before sending it again.
+What is promised: each message is handed to the provider once, as far as the provider can be
+asked. Before a channel is called the row is marked ``sending`` (``sending_since``) and
+committed. A row still ``sending`` after ``VAXBOOK_MESSAGE_SENDING_LEASE`` lost its worker; the
+sweep (``redeliver_stalled``) publishes it again, and every attempt after the first asks the
+channel whether the provider already has it (``already_sent``, by the key the message carries)
+before sending it. What remains is a provider that took a request but does not list it by the
+time the lease and the backoff have passed, which the channel's docstring states.
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -118,9 +122,26 @@ def booking_cancelled(booking) -> None:
     )
 
 
+def retry_wait(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th attempt failed for now: 10 s, 20 s, 40 s…
+    at most ``VAXBOOK_MESSAGE_RETRY_MAX``."""
+    return timedelta(seconds=min(10 * 2 ** (attempts - 1), settings.VAXBOOK_MESSAGE_RETRY_MAX))
+
+
 def deliver(key: str, *, now: datetime | None = None) -> Notification | None:
     """Send one queued message. Returns it as it stands afterwards: ``sent``; ``queued`` again
-    after a temporary failure with attempts left (the task tries again later); ``failed``."""
+    after a temporary failure with attempts left (``next_attempt_at`` says when to try again);
+    ``failed``; or ``sending`` when another worker has it in hand (left alone).
+
+    The row is marked ``sending`` (with ``sending_since``) and committed before the channel is
+    called, so a worker that stops mid-send leaves a trace. Such a row is taken up again only
+    once ``VAXBOOK_MESSAGE_SENDING_LEASE`` has passed (the first worker's request can no longer
+    be in flight). Every attempt after the first (after a stop, a timeout, a 5xx, a resend)
+    first asks the channel whether the provider already has the message (``already_sent``):
+    it is sent again only if the provider says it has not.
+    """
+    now = now or timezone.now()
+    lease = timedelta(seconds=settings.VAXBOOK_MESSAGE_SENDING_LEASE)
     with transaction.atomic():
         notification = Notification.objects.select_for_update().filter(key=key).first()
         if notification is None or notification.status in (
@@ -128,13 +149,23 @@ def deliver(key: str, *, now: datetime | None = None) -> Notification | None:
             Notification.Status.FAILED,
         ):
             return notification
+        if notification.status == Notification.Status.SENDING and (
+            notification.sending_since and notification.sending_since > now - lease
+        ):
+            return notification  # another worker is sending it right now
+        if notification.next_attempt_at and notification.next_attempt_at > now:
+            return notification  # early: the backoff is not over
         channel = channel_for(notification)
-        interrupted = notification.status == Notification.Status.SENDING
+        # An earlier attempt that may have reached the provider (its worker stopped mid-send,
+        # or it timed out after the request left): ask before sending again.
+        uncertain = notification.attempts > 0 or bool(notification.last_error)
         notification.status = Notification.Status.SENDING
         notification.attempts += 1
-        notification.save(update_fields=["status", "attempts"])
+        notification.sending_since = now
+        notification.next_attempt_at = None
+        notification.save(update_fields=["status", "attempts", "sending_since", "next_attempt_at"])
     try:
-        provider_id = (channel.already_sent(notification) if interrupted else None) or (
+        provider_id = (channel.already_sent(notification) if uncertain else None) or (
             channel.send(notification)
         )
     except SendFailed as failure:
@@ -142,8 +173,18 @@ def deliver(key: str, *, now: datetime | None = None) -> Notification | None:
             notification.attempts >= settings.VAXBOOK_MESSAGE_MAX_ATTEMPTS
         )
         notification.status = Notification.Status.FAILED if give_up else Notification.Status.QUEUED
+        notification.next_attempt_at = None if give_up else now + retry_wait(notification.attempts)
         notification.last_error = str(failure)[:500]
-        notification.save(update_fields=["status", "last_error"])
+        notification.sending_since = None
+        notification.save(
+            update_fields=[
+                "status",
+                "last_error",
+                "sending_since",
+                "next_attempt_at",
+                "message_type",
+            ]
+        )
         logger.warning(
             "message %s to %s: %s (attempt %s%s)",
             notification.kind,
@@ -155,6 +196,67 @@ def deliver(key: str, *, now: datetime | None = None) -> Notification | None:
         return notification
     notification.status = Notification.Status.SENT
     notification.provider_id = provider_id[:100]
-    notification.sent_at = now or timezone.now()
-    notification.save(update_fields=["status", "provider_id", "sent_at"])
+    notification.sent_at = now
+    notification.sending_since = None
+    notification.save(
+        update_fields=["status", "provider_id", "sent_at", "sending_since", "message_type"]
+    )
+    return notification
+
+
+def stalled_keys(*, now: datetime | None = None) -> list[str]:
+    """Messages neither sent nor moving: queued for longer than the lease (their task was lost
+    with a broker, or waits unacknowledged in a killed worker for Redis's visibility timeout)
+    or ``sending`` for longer than the lease (their worker stopped mid-send)."""
+    now = now or timezone.now()
+    before = now - timedelta(seconds=settings.VAXBOOK_MESSAGE_SENDING_LEASE)
+    queued = Q(status=Notification.Status.QUEUED) & (
+        Q(next_attempt_at__lte=before) | Q(next_attempt_at__isnull=True, created_at__lte=before)
+    )
+    sending = Q(status=Notification.Status.SENDING, sending_since__lte=before)
+    return list(
+        Notification.objects.filter(queued | sending)
+        .order_by("-urgent", "created_at")
+        .values_list("key", flat=True)[:1000]
+    )
+
+
+def redeliver_stalled(*, now: datetime | None = None) -> int:
+    """Publish the task again for every stalled message (the sweep); ``deliver``'s lease and
+    its question to the provider make a duplicate task harmless. Returns how many."""
+    keys = stalled_keys(now=now)
+    for key in keys:
+        _enqueue(key, urgent=False)
+    return len(keys)
+
+
+def resend_notification(notification_id: int, *, actor) -> Notification:
+    """An official sends a ``failed`` message again: back to ``queued`` with its attempts
+    reset, audited, and published after commit. Anything not failed is left as it is."""
+    from vaxbook.auditlog.models import AuditEvent
+    from vaxbook.auditlog.services import record
+
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().get(pk=notification_id)
+        if notification.status != Notification.Status.FAILED:
+            return notification
+        record(
+            AuditEvent.Action.MESSAGE_RESENT,
+            actor=actor,
+            obj_type="notifications.notification",
+            obj_id=notification.pk,
+            details={
+                "kind": notification.kind,
+                "channel": notification.channel,
+                "attempts": notification.attempts,
+                "last_error": notification.last_error,
+            },
+        )
+        notification.status = Notification.Status.QUEUED
+        notification.attempts = 0
+        notification.next_attempt_at = None
+        notification.last_error = ""
+        notification.save(update_fields=["status", "attempts", "next_attempt_at", "last_error"])
+        key = notification.key
+        transaction.on_commit(lambda: _enqueue(key, urgent=False), robust=True)
     return notification

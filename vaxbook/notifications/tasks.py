@@ -1,5 +1,5 @@
 from celery import shared_task
-from django.conf import settings
+from django.utils import timezone
 
 from vaxbook.celery import RetryingTask
 from vaxbook.notifications import services
@@ -8,13 +8,20 @@ from vaxbook.notifications.models import Notification
 
 @shared_task(base=RetryingTask, bind=True, max_retries=50)
 def send_notification(self, key: str) -> str | None:
-    """Send one message of the outbox; after a temporary failure, again later (10 s, 20 s,
-    40 s… up to VAXBOOK_MESSAGE_RETRY_MAX seconds) until it is sent or its attempts run out."""
+    """Send one message of the outbox; after a temporary failure, again at its
+    ``next_attempt_at`` (10 s, 20 s, 40 s… up to VAXBOOK_MESSAGE_RETRY_MAX seconds later) until
+    it is sent or its attempts run out."""
     notification = services.deliver(key)
     if notification is not None and notification.status == Notification.Status.QUEUED:
-        wait = min(10 * 2 ** (notification.attempts - 1), settings.VAXBOOK_MESSAGE_RETRY_MAX)
-        raise self.retry(countdown=wait)
+        wait = (notification.next_attempt_at or timezone.now()) - timezone.now()
+        raise self.retry(countdown=max(1, round(wait.total_seconds())))
     return notification.status if notification else None
+
+
+@shared_task(base=RetryingTask)
+def send_stalled_notifications() -> int:
+    """The sweep (Celery beat): messages whose task or worker was lost are published again."""
+    return services.redeliver_stalled()
 
 
 @shared_task(base=RetryingTask)

@@ -32,6 +32,9 @@ def _production_env(**overrides: str | None) -> dict[str, str]:
         REDIS_URL=os.environ["REDIS_URL"],
         VAXBOOK_SMS_BACKEND="solapi",
         VAXBOOK_SITE_URL="https://booking.vaxbook.example",
+        VAXBOOK_SOLAPI_API_KEY="NCSPRODUCTIONKEY",
+        VAXBOOK_SOLAPI_API_SECRET=secrets.token_urlsafe(24),
+        VAXBOOK_SOLAPI_SENDER="02-1234-5678",
     )
     for name, value in overrides.items():
         if value is None:
@@ -68,6 +71,9 @@ def test_check_deploy_reports_nothing_in_production():
         "DATABASE_URL",
         "REDIS_URL",
         "VAXBOOK_SITE_URL",
+        "VAXBOOK_SOLAPI_API_KEY",
+        "VAXBOOK_SOLAPI_API_SECRET",
+        "VAXBOOK_SOLAPI_SENDER",
     ],
 )
 def test_production_refuses_to_start_without_a_mandatory_variable(variable):

@@ -103,40 +103,33 @@ def _back_to_day(request: HttpRequest, code: str) -> HttpResponse:
     return redirect(f"{url}?{urlencode({'q': search})}" if search else url)
 
 
+def _change_check_in(request: HttpRequest, code: str, booking_code: str, service, said: str):
+    """Run ``service`` (check in, or undo it) on this clinic's booking; back to the day's list
+    with what happened, or why not."""
+    booking = get_object_or_404(Booking, code=booking_code.upper(), slot__clinic=request.clinic)
+    try:
+        service(booking.pk, by=request.user)
+    except BookingRefused as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(request, said % {"name": booking.name, "code": booking.code})
+    return _back_to_day(request, code)
+
+
 @require_POST
 @clinic_required
 def check_in(request: HttpRequest, code: str, booking_code: str) -> HttpResponse:
     """POST: the person with this booking has arrived at this clinic today."""
-    booking = get_object_or_404(Booking, code=booking_code.upper(), slot__clinic=request.clinic)
-    try:
-        check_in_booking(booking.pk, by=request.user)
-    except BookingRefused as refused:
-        messages.error(request, refused.message)
-    else:
-        messages.success(
-            request,
-            gettext("%(name)s (%(code)s) has been checked in.")
-            % {"name": booking.name, "code": booking.code},
-        )
-    return _back_to_day(request, code)
+    said = gettext("%(name)s (%(code)s) has been checked in.")
+    return _change_check_in(request, code, booking_code, check_in_booking, said)
 
 
 @require_POST
 @clinic_required
 def undo_check_in_view(request: HttpRequest, code: str, booking_code: str) -> HttpResponse:
     """POST: take back today's check-in of this booking (the wrong row was tapped)."""
-    booking = get_object_or_404(Booking, code=booking_code.upper(), slot__clinic=request.clinic)
-    try:
-        undo_check_in(booking.pk, by=request.user)
-    except BookingRefused as refused:
-        messages.error(request, refused.message)
-    else:
-        messages.success(
-            request,
-            gettext("The check-in of %(name)s (%(code)s) has been undone.")
-            % {"name": booking.name, "code": booking.code},
-        )
-    return _back_to_day(request, code)
+    said = gettext("The check-in of %(name)s (%(code)s) has been undone.")
+    return _change_check_in(request, code, booking_code, undo_check_in, said)
 
 
 @clinic_required

@@ -4,7 +4,6 @@ real Celery worker: the waiting room, the booking path, and the back door that s
 Screenshots of every page land in ``test-artifacts/browser/`` (not committed).
 """
 
-import os
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,36 +20,19 @@ from campaigns.models import BookingWindow
 from campaigns.tests.factories import CampaignFactory
 from campaigns.windows import describe, format_kst, windows_of
 from clinics.tests.factories import ClinicFactory, SlotFactory
-from vaxbook.tests.browser import check
+from vaxbook.tests.browser import check, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "browser"
 FORM_FIELDS = "input[name=rrn], input[name=slot], input[name=name]"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # still synchronous and safe (the documented pytest-playwright set-up).
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

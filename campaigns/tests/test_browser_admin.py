@@ -1,7 +1,6 @@
 """The campaign's page in the admin, in a real browser (Debian's Chromium through Playwright):
 it fits an official's 1280 px screen, in Korean and in English, with staggered windows."""
 
-import os
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -14,28 +13,19 @@ from playwright import sync_api as playwright
 from campaigns.models import BookingWindow
 from campaigns.tests.admin_forms import campaign_page
 from campaigns.tests.factories import CampaignFactory
+from vaxbook.tests.browser import chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "campaigns"
 SCREEN = {"width": 1280, "height": 900}
 
 
 @pytest.fixture(scope="module")
 def browser():
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # still synchronous and safe (the documented pytest-playwright set-up).
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.mark.parametrize("locale", ["ko-KR", "en-US"])

@@ -7,7 +7,6 @@ The tests find their way by form fields, ids, data attributes and links, never b
 change of translation cannot break them.
 """
 
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -26,29 +25,19 @@ from campaigns.models import BookingWindow
 from campaigns.tests.factories import CampaignFactory
 from clinics.tests.factories import ClinicFactory, SlotFactory, StaffMembershipFactory
 from vaxbook.roles import CLINIC_STAFF, ensure_roles
-from vaxbook.tests.browser import check
+from vaxbook.tests.browser import check, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "journeys"
 PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
 def browser():
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls stay
-    # synchronous (the documented pytest-playwright set-up).
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    with chromium() as launched:
+        yield launched
 
 
 def _page(browser, locale: str):

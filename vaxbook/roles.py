@@ -1,7 +1,8 @@
 """The staff roles and what each may do in the admin.
 
 - **Officials**: campaigns, their windows and waiting rooms, clinics, slots and staff
-  membership; bookings and the audit log read-only.
+  membership; bookings and the audit log read-only; the messages sent, read-only, with a
+  resend for the failed ones.
 - **Clinic staff**: nothing in the admin (it would show every clinic's bookings). They read and
   check in their own clinics' rosters through ``/staff/`` and the API, which check their
   ``StaffMembership``.
@@ -25,6 +26,7 @@ ROLES: dict[str, list[tuple[str, list[str]]]] = {
         ("clinics.StaffMembership", ["add", "change", "delete", "view"]),
         ("bookings.Booking", ["view"]),
         ("auditlog.AuditEvent", ["view"]),
+        ("notifications.Notification", ["view", "resend"]),
     ],
     CLINIC_STAFF: [],
 }

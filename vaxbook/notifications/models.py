@@ -68,6 +68,7 @@ class Notification(models.Model):
         verbose_name_plural = _("messages")
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["status", "created_at"], name="notification_status_idx")]
+        permissions = [("resend_notification", _("Can send a failed message again"))]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} → {mask_phone(self.recipient)}"

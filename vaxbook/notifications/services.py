@@ -204,7 +204,7 @@ def deliver(key: str, *, now: datetime | None = None) -> Notification | None:
     return notification
 
 
-def stalled_keys(*, now: datetime | None = None) -> list[str]:
+def stalled_messages(*, now: datetime | None = None) -> list[tuple[str, bool]]:
     """Messages neither sent nor moving: queued for longer than the lease (their task was lost
     with a broker, or waits unacknowledged in a killed worker for Redis's visibility timeout)
     or ``sending`` for longer than the lease (their worker stopped mid-send)."""
@@ -217,17 +217,17 @@ def stalled_keys(*, now: datetime | None = None) -> list[str]:
     return list(
         Notification.objects.filter(queued | sending)
         .order_by("-urgent", "created_at")
-        .values_list("key", flat=True)[:1000]
+        .values_list("key", "urgent")[:1000]
     )
 
 
 def redeliver_stalled(*, now: datetime | None = None) -> int:
     """Publish the task again for every stalled message (the sweep); ``deliver``'s lease and
     its question to the provider make a duplicate task harmless. Returns how many."""
-    keys = stalled_keys(now=now)
-    for key in keys:
-        _enqueue(key, urgent=False)
-    return len(keys)
+    stalled = stalled_messages(now=now)
+    for key, urgent in stalled:
+        _enqueue(key, urgent=urgent)
+    return len(stalled)
 
 
 def resend_notification(notification_id: int, *, actor) -> Notification:
@@ -257,6 +257,6 @@ def resend_notification(notification_id: int, *, actor) -> Notification:
         notification.next_attempt_at = None
         notification.last_error = ""
         notification.save(update_fields=["status", "attempts", "next_attempt_at", "last_error"])
-        key = notification.key
-        transaction.on_commit(lambda: _enqueue(key, urgent=False), robust=True)
+        key, urgent = notification.key, notification.urgent
+        transaction.on_commit(lambda: _enqueue(key, urgent=urgent), robust=True)
     return notification

@@ -52,6 +52,7 @@ MATRIX = {
     ("GET", "/admin/bookings/booking/{pk}/change/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/bookings/booking/integrity/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/auditlog/auditevent/"): [302, 302, 403, 403, 200, 200],
+    ("GET", "/admin/notifications/notification/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/campaigns/campaign/add/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/clinics/slot/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/clinics/staffmembership/"): [302, 302, 403, 403, 200, 200],

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from bookings.models import Booking
 from campaigns.models import AdmissionPass, Campaign
+from vaxbook.notifications.retention import blank_messages_of, delete_unattached_messages
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ def anonymise_campaign(campaign: Campaign, cutoff: RetentionCutoff) -> int:
                 # The cohort year stays for statistics; the day of birth goes.
                 booking.birth_date = booking.birth_date.replace(month=1, day=1)
             Booking.objects.bulk_update(batch, ANONYMISED_FIELDS)
+            # The messages about them hold the phone (or address) and the booking's details.
+            blank_messages_of(booking.pk for booking in batch)
         last_pk = batch[-1].pk
         done += len(batch)
     # Who booked through which admission pass (keyed hashes of registration numbers) served
@@ -135,6 +138,7 @@ def anonymise_closed_campaigns(
     anonymised by this call (0 when nothing was left).
     """
     cutoff = retention_cutoff(now=now, older_than_days=older_than_days)
+    delete_unattached_messages(cutoff.moment)
     return sum(
         anonymise_campaign(campaign, cutoff) for campaign in campaigns_past_retention(cutoff)
     )

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from bookings import retention
 from campaigns.windows import format_kst
+from vaxbook.notifications.retention import delete_unattached_messages, unattached_messages_before
 
 
 class Command(BaseCommand):
@@ -43,3 +44,10 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{total} booking(s) {summary} (campaigns closed before {format_kst(cutoff.moment)})."
         )
+        messages = (
+            unattached_messages_before(cutoff.moment).count()
+            if dry_run
+            else delete_unattached_messages(cutoff.moment)
+        )
+        verb = "would be deleted" if dry_run else "deleted"
+        self.stdout.write(f"{messages} message(s) about no booking, past retention, {verb}.")

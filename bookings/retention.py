@@ -26,7 +26,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from bookings.models import Booking
-from campaigns.models import AdmissionPass, Campaign
+from campaigns.models import AdmissionPass, Campaign, WindowSignup
 from vaxbook.notifications.retention import blank_messages_of, delete_unattached_messages
 
 logger = logging.getLogger(__name__)
@@ -139,6 +139,23 @@ def anonymise_closed_campaigns(
     """
     cutoff = retention_cutoff(now=now, older_than_days=older_than_days)
     delete_unattached_messages(cutoff.moment)
+    delete_window_signups(now=now)
     return sum(
         anonymise_campaign(campaign, cutoff) for campaign in campaigns_past_retention(cutoff)
     )
+
+
+def window_signups_of_closed_campaigns(*, now: datetime | None = None) -> QuerySet[WindowSignup]:
+    """Sign-ups for a text when a window opens (phone and birth date) serve no purpose once
+    their campaign's last window has closed: they go then, without waiting for the retention
+    period."""
+    closed = campaigns_past_retention(retention_cutoff(now=now, older_than_days=0))
+    return WindowSignup.objects.filter(campaign__in=closed.values("pk"))
+
+
+def delete_window_signups(*, now: datetime | None = None) -> int:
+    """Delete the sign-ups of every closed campaign; returns how many."""
+    deleted, _ = window_signups_of_closed_campaigns(now=now).delete()
+    if deleted:
+        logger.info("Deleted %d window sign-ups of closed campaigns.", deleted)
+    return deleted

@@ -1,6 +1,7 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -380,3 +381,48 @@ class PassHolder(models.Model):
 
     def __str__(self) -> str:
         return gettext("holder of %(pass)s") % {"pass": self.admission_pass}
+
+
+class WindowSignup(models.Model):
+    """Someone who asked to be texted shortly before the booking window for a birth date opens
+    (``campaigns.window_signups``). Nothing is sent to the phone before ``confirmed_at``: the
+    number is proven by a one-time code typed back. Deleted by the personal-data purge once
+    the campaign has closed."""
+
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="window_signups",
+        verbose_name=_("campaign"),
+    )
+    phone = models.CharField(_("phone number"), max_length=20)
+    birth_date = models.DateField(_("date of birth"))
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default="ko"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    confirmed_at = models.DateTimeField(
+        _("phone confirmed at"),
+        null=True,
+        blank=True,
+        help_text=_("When the one-time code sent to the phone was typed back."),
+    )
+    notified_for = models.DateTimeField(
+        _("told about the opening"),
+        null=True,
+        blank=True,
+        help_text=_("The opening of the window the last text announced."),
+    )
+
+    class Meta:
+        verbose_name = _("window sign-up")
+        verbose_name_plural = _("window sign-ups")
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "phone", "birth_date"], name="one_signup_per_phone_and_person"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return gettext("sign-up %(number)s") % {"number": self.pk}

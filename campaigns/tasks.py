@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from campaigns import services, waiting_room
+from campaigns import services, waiting_room, window_signups
 from campaigns.models import Campaign
 from vaxbook.celery import RetryingTask
 
@@ -27,3 +27,10 @@ def draw_due_waiting_rooms() -> int:
             services.run_draw(campaign.pk, now=now)
             count += 1
     return count
+
+
+@shared_task(name="campaigns.tasks.send_window_notices", base=RetryingTask)
+def send_window_notices() -> int:
+    """Celery beat, every minute: the texts to those who asked to be told when their booking
+    window opens (``campaigns.window_signups``)."""
+    return len(window_signups.send_window_notices())

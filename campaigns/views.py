@@ -1,16 +1,20 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 
 from bookings import throttle
-from campaigns import tasks, waiting_room
-from campaigns.models import Campaign
+from campaigns import tasks, waiting_room, window_signups
+from campaigns.forms import WindowSignupCodeForm, WindowSignupForm
+from campaigns.models import Campaign, WindowSignup
 from campaigns.selectors import campaign_windows, listed_windows
 from campaigns.windows import format_kst, window_state
+from vaxbook.notifications.models import mask_phone
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -78,6 +82,7 @@ def _queue_page(request, config, *, ticket, status, status_code=200, **extra) ->
         "wait_text": _wait_text(status),
         "windows": listed_windows(config.booking_windows(), now=timezone.now()),
         "people_per_pass": settings.VAXBOOK_PEOPLE_PER_PASS,
+        "signup_form": WindowSignupForm() if now < config.closes_at else None,
         **extra,
     }
     if context["joining"]:
@@ -227,3 +232,89 @@ def draw(request: HttpRequest, campaign: str) -> HttpResponse:
     if not draws:
         raise Http404(gettext("No draw yet."))
     return render(request, "campaigns/draw.html", {"campaign": published, "draws": draws})
+
+
+def _signup_session_key(campaign: Campaign) -> str:
+    return f"window-signup:{campaign.slug}"
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def window_signup(request: HttpRequest, campaign: str) -> HttpResponse:
+    """Deliberately open (it books nothing): a phone and a birth date to be texted shortly
+    before the booking window for that birth date opens. A valid form texts a one-time code
+    and goes on to the page that takes it — the same answer whether or not this phone was
+    signed up before. Limited per address and per phone (429)."""
+    campaign = get_object_or_404(Campaign.objects.prefetch_related("windows"), slug=campaign)
+    form = WindowSignupForm(request.POST or None)
+    if request.method == "POST":
+        address = throttle.client_address(request)
+        if wait := throttle.per_address("window-signup").hit(address):
+            return throttle.too_many(request, wait)
+        if form.is_valid():
+            phone = form.cleaned_data["phone"]
+            if wait := throttle.per_person("window-signup").hit(f"phone:{phone}"):
+                return throttle.too_many(request, wait)
+            try:
+                signup = window_signups.request_window_signup(
+                    campaign,
+                    phone=phone,
+                    birth_date=form.cleaned_data["birth_date"],
+                    language=translation.get_language(),
+                    address=address,
+                )
+            except window_signups.SignupRefused as refusal:
+                form.add_error("birth_date", ValidationError(refusal.message, code=refusal.code))
+            except window_signups.phone_codes.TooManyCodes as too_many:
+                return throttle.too_many(request, too_many.retry_after)
+            else:
+                request.session[_signup_session_key(campaign)] = signup.pk
+                response = redirect("campaigns:window-signup-code", campaign=campaign.slug)
+                response.status_code = 303
+                return response
+    return render(
+        request,
+        "campaigns/window_signup.html",
+        {"campaign": campaign, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def window_signup_code(request: HttpRequest, campaign: str) -> HttpResponse:
+    """Deliberately open (it books nothing): the one-time code texted by ``window_signup``,
+    for the sign-up this browser session started. Only a right code makes the sign-up count.
+    Limited per address and per phone (429); the code itself allows a few tries."""
+    campaign = get_object_or_404(Campaign, slug=campaign)
+    signup_id = request.session.get(_signup_session_key(campaign))
+    signup = WindowSignup.objects.filter(pk=signup_id, campaign=campaign).first()
+    if signup is None:
+        return redirect("campaigns:window-signup", campaign=campaign.slug)
+    form = WindowSignupCodeForm(request.POST or None)
+    if request.method == "POST":
+        if wait := throttle.per_address("window-signup-code").hit(throttle.client_address(request)):
+            return throttle.too_many(request, wait)
+        if wait := throttle.per_person("window-signup-code").hit(f"phone:{signup.phone}"):
+            return throttle.too_many(request, wait)
+        if form.is_valid():
+            if window_signups.confirm_window_signup(signup, code=form.cleaned_data["code"]):
+                del request.session[_signup_session_key(campaign)]
+                return render(
+                    request,
+                    "campaigns/window_signup_code.html",
+                    {"campaign": campaign, "done": True},
+                )
+            form.add_error(
+                "code",
+                ValidationError(
+                    gettext("That code is not right, or no longer valid. Ask for a new one."),
+                    code="wrong_code",
+                ),
+            )
+    return render(
+        request,
+        "campaigns/window_signup_code.html",
+        {"campaign": campaign, "form": form, "phone": mask_phone(signup.phone)},
+        status=400 if form.errors else 200,
+    )

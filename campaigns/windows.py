@@ -174,6 +174,7 @@ def closed_response(
             status=403,
         )
     # Imported here: the selectors build on this module.
+    from campaigns.forms import WindowSignupForm
     from campaigns.selectors import listed_windows
 
     return render(
@@ -186,6 +187,8 @@ def closed_response(
             "windows": listed_windows(windows_of(campaign), now=now),
             "opens_at_kst": format_kst(opens_at),
             "closes_at_kst": format_kst(campaign.closes_at),
+            # before the opening: "text me when my window opens" (campaigns.window_signups)
+            "signup_form": WindowSignupForm() if state is WindowState.SCHEDULED else None,
         },
         status=403,
     )

@@ -158,6 +158,10 @@ VAXBOOK_SOLAPI_API_SECRET = _solapi_setting("VAXBOOK_SOLAPI_API_SECRET")
 VAXBOOK_SOLAPI_SENDER = _solapi_setting("VAXBOOK_SOLAPI_SENDER")
 VAXBOOK_SOLAPI_URL = config.get_setting("VAXBOOK_SOLAPI_URL", "https://api.solapi.com")
 VAXBOOK_SOLAPI_TIMEOUT = config.get_float("VAXBOOK_SOLAPI_TIMEOUT", 5.0, minimum=0.1)
+# Someone who signed up for it (campaigns.window_signups) is texted this many minutes before
+# the opening of the booking window that is for their birth date. Reminders go the day before
+# an appointment at each campaign's reminder time (Campaign.reminder_time, KST).
+VAXBOOK_WINDOW_NOTICE_MINUTES = config.get_int("VAXBOOK_WINDOW_NOTICE_MINUTES", 10, minimum=1)
 
 INSTALLED_APPS = [
     "csp",
@@ -419,10 +423,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.draw_due_waiting_rooms",
         "schedule": 5.0,
     },
-    # The day-before reminders due (vaxbook.notifications.reminders).
+    # The day-before reminders due (vaxbook.notifications.reminders), and the texts to those
+    # who asked to be told when their booking window opens (campaigns.window_signups).
     "send-due-reminders": {
         "task": "vaxbook.notifications.tasks.send_due_reminders",
         "schedule": 300.0,
+    },
+    "send-window-notices": {
+        "task": "campaigns.tasks.send_window_notices",
+        "schedule": 60.0,
     },
 }
 

@@ -38,6 +38,8 @@ OPEN_VIEWS = {
     "campaigns:queue-join": "takes a place in the queue for a proof of work; no booking form",
     "campaigns:queue-status": "the waiting room's poll: a place in the queue, no form",
     "campaigns:draw": "the published draw of the queue, read-only",
+    "campaigns:window-signup": "a phone to text when a window opens; books nothing",
+    "campaigns:window-signup-code": "the code that confirms that phone; books nothing",
     "set_language": "the language switch: sets a cookie and goes back; books nothing",
     "dev-outbox": "development only (not routed in production): the console channel's texts",
 }
@@ -140,6 +142,7 @@ def test_direct_requests_outside_the_window_write_nothing(moment, django_user_mo
         at = campaign.opens_at - timedelta(seconds=1)
 
     before = Booking.objects.count()
+    signup = reverse("campaigns:window-signup", kwargs={"campaign": campaign.slug})
     urls = list(_guarded_urls(campaign, rejected))
     assert len(urls) >= 5
     with time_machine.travel(at, tick=False):
@@ -156,8 +159,9 @@ def test_direct_requests_outside_the_window_write_nothing(moment, django_user_mo
             for url in urls:
                 get = client.get(url, {"t": form["t"]})
                 assert get.status_code in (403, 405), (who, url, get.status_code)
-                # no form but the language switch every page carries
-                assert set(_form_actions(get.content)) <= {reverse("set_language")}
+                # no form but the language switch every page carries, and (before the
+                # opening) "text me when my window opens", which books nothing
+                assert set(_form_actions(get.content)) <= {reverse("set_language"), signup}
                 post = client.post(url, form)
                 assert post.status_code == 403, (who, url, post.status_code)
                 assert b'name="rrn"' not in post.content and b'name="slot"' not in post.content

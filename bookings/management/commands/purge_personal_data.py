@@ -51,3 +51,10 @@ class Command(BaseCommand):
         )
         verb = "would be deleted" if dry_run else "deleted"
         self.stdout.write(f"{messages} message(s) about no booking, past retention, {verb}.")
+        signups = (
+            retention.window_signups_of_closed_campaigns().count()
+            if dry_run
+            else retention.delete_window_signups()
+        )
+        verb = "would be deleted" if dry_run else "deleted"
+        self.stdout.write(f"{signups} window sign-up(s) of closed campaigns {verb}.")

@@ -82,8 +82,9 @@ def test_the_notice_is_in_the_language_of_the_signup():
 def test_nothing_is_sent_to_a_phone_that_did_not_confirm_its_code():
     campaign = campaign_opening_at()
     signup(campaign, confirmed=None)
-    assert run_at(OPENS - timedelta(minutes=5)) == []
-    assert notices() == []
+    confirmed = signup(campaign)
+    run_at(OPENS - timedelta(minutes=5))
+    assert [n.recipient for n in notices()] == [confirmed.phone]
 
 
 @pytest.mark.django_db
@@ -141,6 +142,17 @@ def test_a_run_that_comes_late_still_tells_while_the_window_is_open():
 def test_a_signup_confirmed_after_the_opening_is_not_texted():
     signup(campaign_opening_at(), confirmed=OPENS + timedelta(minutes=1))
     assert run_at(OPENS + timedelta(minutes=2)) == []
+
+
+@pytest.mark.django_db
+def test_the_queries_do_not_grow_with_the_signups(django_assert_num_queries):
+    campaign = campaign_opening_at()
+    for n in range(6):
+        signup(campaign, born=date(1963, 5, 1 + n))
+    # the campaigns with sign-ups, their windows; per due window the sign-ups, then a
+    # savepoint, the INSERT of the messages, the UPDATE of notified_for and the release
+    with django_assert_num_queries(7):
+        assert len(run_at(OPENS - timedelta(minutes=5))) == 6
 
 
 @pytest.mark.django_db(transaction=True)

@@ -199,6 +199,13 @@ def test_signing_up_is_limited_per_address(campaign, settings):
     assert WindowSignup.objects.count() == 2
 
 
+def test_forms_with_mistakes_count_against_the_address_too(campaign, settings):
+    settings.VAXBOOK_THROTTLE_PER_ADDRESS = 2
+    client = Client()
+    statuses = [sign_up(client, campaign, phone="12").status_code for _ in range(3)]
+    assert statuses == [400, 400, 429]
+
+
 def test_signing_up_is_limited_per_phone(campaign, settings):
     settings.VAXBOOK_THROTTLE_PER_PERSON = 2
     for n in range(2):

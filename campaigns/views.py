@@ -14,6 +14,7 @@ from campaigns.forms import WindowSignupCodeForm, WindowSignupForm
 from campaigns.models import Campaign, WindowSignup
 from campaigns.selectors import campaign_windows, listed_windows
 from campaigns.windows import format_kst, window_state
+from vaxbook.notifications import phone_codes
 from vaxbook.notifications.models import mask_phone
 
 
@@ -265,7 +266,7 @@ def window_signup(request: HttpRequest, campaign: str) -> HttpResponse:
                 )
             except window_signups.SignupRefused as refusal:
                 form.add_error("birth_date", ValidationError(refusal.message, code=refusal.code))
-            except window_signups.phone_codes.TooManyCodes as too_many:
+            except phone_codes.TooManyCodes as too_many:
                 return throttle.too_many(request, too_many.retry_after)
             else:
                 request.session[_signup_session_key(campaign)] = signup.pk

@@ -39,6 +39,13 @@ class IdentityForm(forms.Form):
         help_text=_("For example 010-1234-5678."),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
     )
+    email = forms.EmailField(
+        label=_("E-mail address (optional)"),
+        required=False,
+        max_length=254,
+        help_text=_("If you give one, the confirmation is also sent there."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
 
     def clean_name(self):
         return _checked(normalise_name, self.cleaned_data["name"])

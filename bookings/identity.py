@@ -204,6 +204,7 @@ class Identity:
     name: str
     rrn: Rrn
     phone: str
+    email: str = ""  # optional: the messages go there too
 
     @classmethod
     def parse(cls, *, name: str, rrn: str, phone: str) -> "Identity":

@@ -56,6 +56,8 @@ class Booking(models.Model):
 
     name = models.CharField(_("name"), max_length=50)
     phone = models.CharField(_("phone number"), max_length=20)
+    # Optional; the messages about the booking go there too (vaxbook.notifications).
+    email = models.EmailField(_("e-mail address"), max_length=254, blank=True)
     birth_date = models.DateField(_("date of birth"))
     rrn_gender_digit = models.CharField(_("registration number's 7th digit"), max_length=1)
     rrn_hmac = models.CharField(_("registration number (keyed hash)"), max_length=64, db_index=True)

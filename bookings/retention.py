@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 PURGED_MARKER_PREFIX = "purged:"
-ANONYMISED_FIELDS = ["name", "phone", "rrn_encrypted", "rrn_hmac", "birth_date"]
+ANONYMISED_FIELDS = ["name", "phone", "email", "rrn_encrypted", "rrn_hmac", "birth_date"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,7 @@ def anonymise_campaign(campaign: Campaign, cutoff: RetentionCutoff) -> int:
             for booking in batch:
                 booking.name = ""
                 booking.phone = ""
+                booking.email = ""
                 booking.rrn_encrypted = ""
                 booking.rrn_hmac = f"{PURGED_MARKER_PREFIX}{booking.pk}"
                 # The cohort year stays for statistics; the day of birth goes.

@@ -174,6 +174,7 @@ def request_booking(
                 slot=slot,
                 name=identity.name,
                 phone=identity.phone,
+                email=identity.email,
                 birth_date=identity.rrn.birth_date,
                 rrn_gender_digit=identity.rrn.gender_digit,
                 rrn_hmac=person,

@@ -41,11 +41,17 @@ class Flow:
     phone: str
     rrn_encrypted: str
     person: str = ""
+    email: str = ""
     slot_id: int | None = None
 
     @property
     def identity(self) -> Identity:
-        return Identity(name=self.name, rrn=decrypt_rrn(self.rrn_encrypted), phone=self.phone)
+        return Identity(
+            name=self.name,
+            rrn=decrypt_rrn(self.rrn_encrypted),
+            phone=self.phone,
+            email=self.email,
+        )
 
 
 def start_flow(request: HttpRequest, *, campaign: str, identity: Identity) -> Flow:
@@ -54,6 +60,7 @@ def start_flow(request: HttpRequest, *, campaign: str, identity: Identity) -> Fl
         campaign=campaign,
         name=identity.name,
         phone=identity.phone,
+        email=identity.email,
         rrn_encrypted=encrypt_rrn(identity.rrn),
         person=rrn_hmac(identity.rrn)[:16],
     )

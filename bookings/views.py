@@ -82,7 +82,10 @@ def start(request: HttpRequest, campaign: str) -> HttpResponse:
                 request,
                 campaign=campaign,
                 identity=Identity(
-                    name=form.cleaned_data["name"], rrn=rrn, phone=form.cleaned_data["phone"]
+                    name=form.cleaned_data["name"],
+                    rrn=rrn,
+                    phone=form.cleaned_data["phone"],
+                    email=form.cleaned_data["email"],
                 ),
             )
             return redirect(

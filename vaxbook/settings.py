@@ -158,6 +158,36 @@ VAXBOOK_SOLAPI_API_SECRET = _solapi_setting("VAXBOOK_SOLAPI_API_SECRET")
 VAXBOOK_SOLAPI_SENDER = _solapi_setting("VAXBOOK_SOLAPI_SENDER")
 VAXBOOK_SOLAPI_URL = config.get_setting("VAXBOOK_SOLAPI_URL", "https://api.solapi.com")
 VAXBOOK_SOLAPI_TIMEOUT = config.get_float("VAXBOOK_SOLAPI_TIMEOUT", 5.0, minimum=0.1)
+# E-mail, to those who give an address on the identity step: VAXBOOK_EMAIL_BACKEND "smtp"
+# (VAXBOOK_EMAIL_HOST, mandatory in production, and the rest below) or "console" (development:
+# printed; refused in production).
+_email_backends = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+}
+VAXBOOK_EMAIL_BACKEND = config.get_setting(
+    "VAXBOOK_EMAIL_BACKEND", "smtp" if PRODUCTION else "console"
+)
+if VAXBOOK_EMAIL_BACKEND not in _email_backends:
+    raise ImproperlyConfigured(f"VAXBOOK_EMAIL_BACKEND must be one of {list(_email_backends)}.")
+if PRODUCTION and VAXBOOK_EMAIL_BACKEND == "console":
+    raise ImproperlyConfigured("VAXBOOK_EMAIL_BACKEND=console only prints e-mail: use smtp.")
+EMAIL_BACKEND = _email_backends[VAXBOOK_EMAIL_BACKEND]
+EMAIL_HOST = (
+    config.get_production_setting(
+        "VAXBOOK_EMAIL_HOST",
+        development_default="localhost",
+        why="the e-mail people asked for goes through it",
+    )
+    if VAXBOOK_EMAIL_BACKEND == "smtp"
+    else "localhost"
+)
+EMAIL_PORT = config.get_int("VAXBOOK_EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = config.get_setting("VAXBOOK_EMAIL_USER")
+EMAIL_HOST_PASSWORD = config.get_setting("VAXBOOK_EMAIL_PASSWORD")
+EMAIL_USE_TLS = config.get_bool("VAXBOOK_EMAIL_USE_TLS", default=PRODUCTION)
+EMAIL_TIMEOUT = config.get_float("VAXBOOK_EMAIL_TIMEOUT", 10.0, minimum=0.1)
+DEFAULT_FROM_EMAIL = config.get_setting("VAXBOOK_EMAIL_FROM", "vaxbook <noreply@vaxbook.example>")
 # Someone who signed up for it (campaigns.window_signups) is texted this many minutes before
 # the opening of the booking window that is for their birth date. Reminders go the day before
 # an appointment at each campaign's reminder time (Campaign.reminder_time, KST).

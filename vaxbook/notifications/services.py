@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
 from vaxbook.notifications.channels import SendFailed, channel_for
 from vaxbook.notifications.models import Notification, mask_phone
@@ -46,11 +47,15 @@ def notify(
     booking=None,
     channel: str = Notification.Channel.SMS,
     urgent: bool = False,
+    subject: str = "",
 ) -> None:
     """Put a message in the outbox, once per ``key`` (a second call with the same key writes
     nothing), and send it after the surrounding transaction commits. One INSERT … ON CONFLICT
-    DO NOTHING: no savepoint on the confirmation's hot path."""
+    DO NOTHING: no savepoint on the confirmation's hot path. ``subject`` (e-mail) is
+    translated here into ``language``."""
     text = render(kind, channel, context, language=language)
+    with translation.override(language):
+        subject = str(subject)
     Notification.objects.bulk_create(
         [
             Notification(
@@ -60,6 +65,7 @@ def notify(
                 recipient=recipient,
                 language=language,
                 text=text,
+                subject=subject,
                 key=key,
                 urgent=urgent,
             )
@@ -97,29 +103,49 @@ def booking_context(booking) -> dict:
     }
 
 
-def booking_decided(booking) -> None:
-    """Inside the transaction that confirmed or rejected ``booking``."""
-    kind = Kind.CONFIRMED if booking.status == booking.Status.CONFIRMED else Kind.REJECTED
+# The subject of each e-mail about a booking (texts have none).
+EMAIL_SUBJECTS = {
+    Kind.CONFIRMED: _("Your vaccination booking is confirmed"),
+    Kind.REJECTED: _("Your vaccination booking did not go through"),
+    Kind.CANCELLED: _("Your vaccination booking is cancelled"),
+}
+
+
+def _announce(booking, kind: str) -> None:
+    """A text to the booking's phone and, when one was given, an e-mail to its address: two
+    messages with their own keys, each sent (and retried) on its own."""
+    context = booking_context(booking)
     notify(
         kind=kind,
         recipient=booking.phone,
         key=booking_key(booking, kind),
-        context=booking_context(booking),
+        context=context,
         language=booking.language,
         booking=booking,
+    )
+    if booking.email:
+        notify(
+            kind=kind,
+            recipient=booking.email,
+            key=booking_key(booking, kind, Notification.Channel.EMAIL),
+            context=context,
+            language=booking.language,
+            booking=booking,
+            channel=Notification.Channel.EMAIL,
+            subject=EMAIL_SUBJECTS[kind],
+        )
+
+
+def booking_decided(booking) -> None:
+    """Inside the transaction that confirmed or rejected ``booking``."""
+    _announce(
+        booking, Kind.CONFIRMED if booking.status == booking.Status.CONFIRMED else Kind.REJECTED
     )
 
 
 def booking_cancelled(booking) -> None:
     """Inside the transaction that cancelled ``booking``."""
-    notify(
-        kind=Kind.CANCELLED,
-        recipient=booking.phone,
-        key=booking_key(booking, Kind.CANCELLED),
-        context=booking_context(booking),
-        language=booking.language,
-        booking=booking,
-    )
+    _announce(booking, Kind.CANCELLED)
 
 
 def retry_wait(attempts: int) -> timedelta:

@@ -35,6 +35,7 @@ def _production_env(**overrides: str | None) -> dict[str, str]:
         VAXBOOK_SOLAPI_API_KEY="NCSPRODUCTIONKEY",
         VAXBOOK_SOLAPI_API_SECRET=secrets.token_urlsafe(24),
         VAXBOOK_SOLAPI_SENDER="02-1234-5678",
+        VAXBOOK_EMAIL_HOST="smtp.vaxbook.example",
     )
     for name, value in overrides.items():
         if value is None:
@@ -74,6 +75,7 @@ def test_check_deploy_reports_nothing_in_production():
         "VAXBOOK_SOLAPI_API_KEY",
         "VAXBOOK_SOLAPI_API_SECRET",
         "VAXBOOK_SOLAPI_SENDER",
+        "VAXBOOK_EMAIL_HOST",
     ],
 )
 def test_production_refuses_to_start_without_a_mandatory_variable(variable):

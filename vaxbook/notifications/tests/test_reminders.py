@@ -2,6 +2,7 @@
 reminder time (KST), only for confirmed bookings, with what the person needs on the day."""
 
 import threading
+import time as time_module
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
 
@@ -233,6 +234,24 @@ def test_two_runs_at_once_write_and_send_each_reminder_once(monkeypatch):
     assert len(attempted[0]) == len(bookings)
     assert sorted(first + second) == sorted(attempted[0])  # each written, and sent, by one run
     assert sorted(n.booking_id for n in reminders_sent()) == sorted(b.pk for b in bookings)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_sends_the_reminders_the_run_wrote(start_worker):
+    bookings = [confirmed() for _ in range(2)]
+    with time_machine.travel(at(10, 5), tick=False):
+        keys = send_due_reminders()  # published when its batch commits
+    worker = start_worker()
+    deadline = time_module.monotonic() + 60
+    while time_module.monotonic() < deadline:
+        sent = Notification.objects.filter(key__in=keys, status=Notification.Status.SENT)
+        if sent.count() == len(bookings):
+            break
+        assert worker.poll() is None
+        time_module.sleep(0.2)
+    else:
+        pytest.fail("the reminders were not sent")
+    assert all(n.attempts == 1 for n in reminders_sent())  # each handed over once
 
 
 def test_beat_runs_the_reminders_every_few_minutes():

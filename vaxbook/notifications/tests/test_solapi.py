@@ -254,3 +254,24 @@ def test_a_worker_killed_mid_send_then_replaced_sends_once(
     assert len(fake_solapi.lists()) >= 1  # the replacement asked before doing anything
     assert message.provider_id == fake_solapi.registered[0]["messageId"]
     assert message.attempts == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_retries_a_provider_answering_500_then_gives_up(fake_solapi, start_worker):
+    """The task's own retries (their waits capped at one second here), not a loop in the
+    test: three attempts, then failed; the confirmation stands."""
+    fake_solapi.send_fault = 500
+    booking = BookingFactory(slot=SlotFactory(capacity=2))
+    booking_services.confirm_booking(booking.pk)
+    env = _solapi_env(fake_solapi, VAXBOOK_MESSAGE_MAX_ATTEMPTS="3", VAXBOOK_MESSAGE_RETRY_MAX="1")
+    worker = start_worker(**env)
+    _wait_for(
+        lambda: Notification.objects.filter(booking=booking, status="failed").exists(),
+        what="the message failed",
+        workers=[worker],
+    )
+    message = Notification.objects.get(booking=booking)
+    assert message.attempts == 3 and "500" in message.last_error
+    assert len(fake_solapi.sends()) == 3
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CONFIRMED

@@ -14,6 +14,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -256,7 +257,7 @@ def redeliver_stalled(*, now: datetime | None = None) -> int:
     return len(stalled)
 
 
-def resend_notification(notification_id: int, *, actor) -> Notification:
+def resend_notification(notification_id: int, *, actor: AbstractBaseUser) -> Notification:
     """An official sends a ``failed`` message again: back to ``queued`` with its attempts
     reset, audited, and published after commit. Anything not failed is left as it is."""
     from vaxbook.auditlog.models import AuditEvent

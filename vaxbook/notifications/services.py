@@ -240,7 +240,10 @@ def stalled_messages(*, now: datetime | None = None) -> list[tuple[str, bool]]:
     queued = Q(status=Notification.Status.QUEUED) & (
         Q(next_attempt_at__lte=before) | Q(next_attempt_at__isnull=True, created_at__lte=before)
     )
-    sending = Q(status=Notification.Status.SENDING, sending_since__lte=before)
+    # (no sending_since: marked by the code before the lease existed)
+    sending = Q(status=Notification.Status.SENDING) & (
+        Q(sending_since__lte=before) | Q(sending_since__isnull=True)
+    )
     return list(
         Notification.objects.filter(queued | sending)
         .order_by("-urgent", "created_at")

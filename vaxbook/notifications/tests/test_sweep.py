@@ -31,6 +31,7 @@ def test_stalled_messages_are_published_again_after_the_lease(settings, broker):
     with time_machine.travel(now - timedelta(minutes=5)):
         _message("lost-task")
         _message("lost-worker", status="sending", attempts=1, sending_since=timezone.now())
+        _message("lost-before-the-lease", status="sending", attempts=1)
         _message("in-backoff", attempts=2, next_attempt_at=now + timedelta(seconds=30))
         _message("done", status="sent")
         _message("given-up", status="failed")
@@ -39,5 +40,5 @@ def test_stalled_messages_are_published_again_after_the_lease(settings, broker):
         _message("being-sent", status="sending", attempts=1, sending_since=timezone.now())
 
     with time_machine.travel(now):
-        assert redeliver_stalled() == 2
-    assert sorted(published(broker)) == ["lost-task", "lost-worker"]
+        assert redeliver_stalled() == 3
+    assert sorted(published(broker)) == ["lost-before-the-lease", "lost-task", "lost-worker"]

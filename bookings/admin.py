@@ -53,6 +53,7 @@ class BookingAdmin(admin.ModelAdmin):
         "name",
         "rrn_masked",
         "phone",
+        "email",
         "slot",
         "requested_at",
         "decided_at",

@@ -14,9 +14,10 @@ from bookings import services
 from bookings.models import Booking
 from bookings.tests.factories import BookingFactory
 from bookings.tests.flow import token_of
-from clinics.tests.factories import SlotFactory
+from clinics.tests.factories import SlotFactory, UserFactory
 from vaxbook.notifications.models import Notification
 from vaxbook.notifications.services import deliver
+from vaxbook.roles import OFFICIALS, ensure_roles
 
 RRN = "620714-1234567"
 
@@ -144,3 +145,13 @@ def test_a_mail_server_that_is_down_is_tried_again(settings):
     later = deliver(Notification.objects.get(channel="email").key)
     assert later.status == Notification.Status.QUEUED and later.next_attempt_at
     assert Booking.objects.get(pk=booking.pk).status == Booking.Status.CONFIRMED
+
+
+@pytest.mark.django_db
+def test_officials_see_the_address_on_the_booking(client):
+    booking = BookingFactory(email="kim@example.org")
+    official = UserFactory(is_staff=True)
+    official.groups.add(ensure_roles()[OFFICIALS])
+    client.force_login(official)
+    page = client.get(f"/admin/bookings/booking/{booking.pk}/change/")
+    assert page.status_code == 200 and "kim@example.org" in page.content.decode()

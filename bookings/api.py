@@ -8,7 +8,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bookings import selectors, services, throttle
-from bookings.errors import AlreadyBooked, BookingRefused, PassBeforeWindow, PassFull
+from bookings.errors import (
+    AlreadyBooked,
+    BookingRefused,
+    PassBeforeWindow,
+    PassFull,
+    PhoneNotVerified,
+)
 from bookings.identity import (
     Identity,
     IdentityError,
@@ -94,7 +100,11 @@ def _too_many(wait: int) -> Response:
 
 
 class BookingCreateView(APIView):
-    """POST /api/campaigns/<campaign>/bookings/: 202 with a pending booking to follow."""
+    """POST /api/campaigns/<campaign>/bookings/: 202 with a pending booking to follow.
+
+    A campaign that books only with a verified phone (``Campaign.verify_phone``) is refused
+    here with 403 ``phone_not_verified``: the API has no code step, and a half-proven phone
+    would be no proof; such a campaign books through the pages."""
 
     def post(self, request: Request, campaign: str) -> Response:
         if wait := throttle.per_address("identify").hit(throttle.client_address(request)):
@@ -120,7 +130,7 @@ class BookingCreateView(APIView):
             code = status.HTTP_400_BAD_REQUEST
             if isinstance(refused, AlreadyBooked):
                 code = status.HTTP_409_CONFLICT
-            elif isinstance(refused, PassFull | PassBeforeWindow):
+            elif isinstance(refused, PassFull | PassBeforeWindow | PhoneNotVerified):
                 code = status.HTTP_403_FORBIDDEN
             body = {"detail": refused.message, "code": refused.code, "reason": refused.reason}
             return Response(body, status=code)

@@ -102,7 +102,22 @@ class AlreadyBooked(BookingRefused):
     texts = {
         "": gettext_lazy(
             "This person already has a booking in this campaign. Look it up with its booking "
-            "code and the registration number to see or cancel it."
+            "code and the registration number to see or cancel it; without the code, have it "
+            "texted to the phone given when booking."
+        )
+    }
+
+
+class PhoneNotVerified(BookingRefused):
+    """The campaign books only with a phone proven by a one-time code (``verify_phone``), and
+    this request's phone was not: the booking pages prove it at the identity step; the API
+    cannot, and is refused."""
+
+    code = "phone_not_verified"
+    texts = {
+        "": gettext_lazy(
+            "This campaign books only with a phone number confirmed by a code sent to it. "
+            "Book on the booking pages, which send the code."
         )
     }
 

@@ -96,6 +96,42 @@ class LookupForm(forms.Form):
         return cleaned
 
 
+class PhoneCodeForm(forms.Form):
+    """The one-time code texted to the phone, typed back (``Campaign.verify_phone``)."""
+
+    code = forms.CharField(
+        label=_("Code from the text message"),
+        max_length=20,
+        help_text=_("6 digits."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    def clean_code(self):
+        return "".join(self.cleaned_data["code"].split())
+
+
+class RecoveryForm(forms.Form):
+    """A booking's code, texted to the phone it was made with: the registration number and that
+    phone, both."""
+
+    rrn = forms.CharField(
+        label=_("Resident registration number"),
+        max_length=40,
+        widget=SensitiveInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+    )
+    phone = forms.CharField(
+        label=_("Phone number given when booking"),
+        max_length=40,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
+
+    def clean_rrn(self):
+        return _checked(parse_rrn, self.cleaned_data["rrn"])
+
+    def clean_phone(self):
+        return _checked(normalise_phone, self.cleaned_data["phone"])
+
+
 class SlotChoiceForm(forms.Form):
     slot = forms.IntegerField(min_value=1, error_messages={"required": _("Choose a time.")})
 

@@ -17,6 +17,16 @@ def has_active_booking(campaign: Campaign, *, rrn: Rrn) -> bool:
     ).exists()
 
 
+def active_bookings_of_person(*, rrn: Rrn, phone: str) -> list[Booking]:
+    """The pending and confirmed bookings of this registration number that were made with this
+    normalised phone number, soonest first."""
+    return list(
+        Booking.objects.select_related("campaign", "slot__clinic")
+        .filter(rrn_hmac=rrn_hmac(rrn), phone=phone, status__in=Booking.ACTIVE_STATUSES)
+        .order_by("slot__date", "slot__start_time", "pk")
+    )
+
+
 def booking_for_person(
     *, code: str, rrn: Rrn | None = None, phone: str | None = None
 ) -> Booking | None:

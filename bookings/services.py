@@ -17,12 +17,13 @@ from bookings.errors import (
     OutOfCohort,
     PassBeforeWindow,
     PassFull,
+    PhoneNotVerified,
     SlotUnavailable,
     WindowClosed,
 )
 from bookings.identity import Identity, Rrn, decrypt_rrn, encrypt_rrn, rrn_hmac
 from bookings.models import Booking
-from bookings.selectors import has_active_booking
+from bookings.selectors import active_bookings_of_person, has_active_booking
 from campaigns import waiting_room, windows
 from campaigns.models import AdmissionPass, Campaign, PassHolder
 from campaigns.selectors import campaign_for_birth_date
@@ -141,6 +142,13 @@ def check_booking_allowed(
         raise AlreadyBooked()
 
 
+def check_phone_verified(campaign: Campaign, *, phone: str, verified_phone: str | None) -> None:
+    """Raise ``PhoneNotVerified`` if ``campaign`` books only with a proven phone and ``phone``
+    is not the one proven (``verified_phone``)."""
+    if campaign.verify_phone and (not verified_phone or verified_phone != phone):
+        raise PhoneNotVerified()
+
+
 def request_booking(
     campaign: Campaign,
     *,
@@ -149,15 +157,19 @@ def request_booking(
     admission: Pass | None = None,
     now: datetime | None = None,
     language: str | None = None,
+    verified_phone: str | None = None,
 ) -> Booking:
     """Create a ``pending`` booking and enqueue its confirmation once the row is committed.
 
-    Refuses (``BookingRefused``) what ``check_booking_allowed`` refuses, and a slot that is not
-    this campaign's, is past or is visibly full. When it refuses, no booking is written (the
+    Refuses (``BookingRefused``) a campaign that wants a verified phone when ``verified_phone``
+    (the phone a one-time code proved, ``vaxbook.notifications.phone_codes``) is not the
+    identity's phone; what ``check_booking_allowed`` refuses; and a slot that is not this
+    campaign's, is past or is visibly full. When it refuses, no booking is written (the
     person's place on the pass may stay: see ``check_booking_allowed``). Whether the place is
     really taken is decided by ``confirm_booking``, not here.
     """
     now = now or timezone.now()
+    check_phone_verified(campaign, phone=identity.phone, verified_phone=verified_phone)
     check_booking_allowed(campaign, rrn=identity.rrn, admission=admission, now=now)
     person = rrn_hmac(identity.rrn)
     slot = Slot.objects.filter(pk=slot_id, campaign=campaign).first()
@@ -195,6 +207,26 @@ def request_booking(
     return booking
 
 
+def send_booking_codes(*, rrn: Rrn, phone: str, language: str) -> int:
+    """Text the codes and links of this person's active bookings made with this phone to that
+    phone, in one message (``code_recovery``, unique per call); nothing when there are none.
+    Returns how many bookings the text names: for the caller's logs, never for a page, which
+    must read the same whether or not any matched. The text names no registration number."""
+    bookings = active_bookings_of_person(rrn=rrn, phone=phone)
+    if not bookings:
+        return 0
+    with transaction.atomic():
+        notifications.notify(
+            kind=notifications.Kind.CODE_RECOVERY,
+            recipient=phone,
+            key=f"code_recovery:{secrets.token_urlsafe(12)}",
+            context={"bookings": [notifications.booking_context(b) for b in bookings]},
+            language=language,
+            booking=bookings[0],
+        )
+    return len(bookings)
+
+
 def rebook(
     booking: Booking, *, slot_id: int, admission: Pass | None = None, now: datetime | None = None
 ) -> Booking:
@@ -211,6 +243,8 @@ def rebook(
         admission=admission,
         now=now,
         language=booking.language,
+        # the phone the rejected booking was made with (proven, where the campaign asks that)
+        verified_phone=booking.phone,
     )
 
 

@@ -28,6 +28,7 @@ SESSION_KEY = "booking_flow"
 SUBMITTED_KEY = "submitted_flows"
 OWNED_KEY = "my_bookings"
 
+VERIFY_PHONE = "verify_phone"  # only in a campaign that asks for it (Campaign.verify_phone)
 CHOOSE = "choose"
 REVIEW = "review"
 RESTART_MESSAGE = _("Your booking session expired or the link is not valid. Please start again.")
@@ -43,6 +44,9 @@ class Flow:
     person: str = ""
     email: str = ""
     slot_id: int | None = None
+    # The phone a one-time code proved (vaxbook.notifications.phone_codes), "" until then. It
+    # is the flow's own phone, which no later step changes: the booking and its messages use it.
+    verified_phone: str = ""
 
     @property
     def identity(self) -> Identity:
@@ -52,6 +56,10 @@ class Flow:
             phone=self.phone,
             email=self.email,
         )
+
+    @property
+    def phone_verified(self) -> bool:
+        return bool(self.verified_phone) and self.verified_phone == self.phone
 
 
 def start_flow(request: HttpRequest, *, campaign: str, identity: Identity) -> Flow:
@@ -138,9 +146,10 @@ def step_required(step: str) -> Callable:
     """Guard a booking step after the first, under ``booking_window_required``: the request
     must carry a valid token of this step for this session's flow, or the person starts again
     at step 1 (a step of a flow that has already booked — a double submit, the back button —
-    goes to the booking it made instead); and the
-    person's own window (staggered windows) must be open, not only some window. The view gets
-    the flow as ``request.flow``."""
+    goes to the booking it made instead); the
+    person's own window (staggered windows) must be open, not only some window; and in a
+    campaign that asks for a verified phone, every step after the code's needs the flow's phone
+    proven. The view gets the flow as ``request.flow``."""
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -156,6 +165,10 @@ def step_required(step: str) -> Callable:
             state = window_state(request.campaign, birth_date=born)
             if state is not WindowState.OPEN:
                 return closed_response(request, request.campaign, state, birth_date=born)
+            if request.campaign.verify_phone and step != VERIFY_PHONE and not flow.phone_verified:
+                # only the code step hands out a token of the next one; this is the back stop
+                messages.warning(request, RESTART_MESSAGE)
+                return redirect("bookings:start", campaign=campaign)
             request.flow = flow
             return view(request, campaign, *args, **kwargs)
 

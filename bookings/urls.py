@@ -6,6 +6,7 @@ app_name = "bookings"
 
 urlpatterns = [
     path("book/<slug:campaign>/", views.start, name="start"),
+    path("book/<slug:campaign>/phone/", views.verify_phone, name="verify-phone"),
     path("book/<slug:campaign>/choose/", views.choose, name="choose"),
     path("book/<slug:campaign>/review/", views.review, name="review"),
     path("book/<slug:campaign>/rebook/<uuid:public_id>/", views.rebook, name="rebook"),

@@ -2,6 +2,7 @@
 is wrapped by ``booking_window_required``; lookup, status, calendar and cancel are deliberately
 open."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -22,13 +23,21 @@ from bookings.errors import (
     PassFull,
     SlotUnavailable,
 )
-from bookings.forms import IdentityForm, LookupForm, PlaceQueryForm, SlotChoiceForm
+from bookings.forms import (
+    IdentityForm,
+    LookupForm,
+    PhoneCodeForm,
+    PlaceQueryForm,
+    RecoveryForm,
+    SlotChoiceForm,
+)
 from bookings.identity import Identity, rrn_hmac
 from bookings.models import Booking
 from campaigns.models import Campaign
 from campaigns.windows import booking_window_required
 from clinics import selectors as places
 from clinics.models import Clinic, Slot
+from vaxbook.notifications import phone_codes
 
 
 def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
@@ -78,19 +87,13 @@ def start(request: HttpRequest, campaign: str) -> HttpResponse:
             if isinstance(refusal, PassFull | PassBeforeWindow):
                 rejoin_url = reverse("campaigns:queue", kwargs={"campaign": campaign})
         else:
-            flow = steps.start_flow(
-                request,
-                campaign=campaign,
-                identity=Identity(
-                    name=form.cleaned_data["name"],
-                    rrn=rrn,
-                    phone=form.cleaned_data["phone"],
-                    email=form.cleaned_data["email"],
-                ),
+            identity = Identity(
+                name=form.cleaned_data["name"],
+                rrn=rrn,
+                phone=form.cleaned_data["phone"],
+                email=form.cleaned_data["email"],
             )
-            return redirect(
-                _url_with_token("bookings:choose", campaign, steps.token_for(flow, steps.CHOOSE))
-            )
+            return _identified(request, campaign, identity)
     return render(
         request,
         "bookings/identify.html",
@@ -99,6 +102,95 @@ def start(request: HttpRequest, campaign: str) -> HttpResponse:
             "form": form,
             "rejoin_url": rejoin_url,
             "other_campaign": other_campaign,
+        },
+    )
+
+
+def _identified(request: HttpRequest, campaign: str, identity: Identity) -> HttpResponse:
+    """The identity step passed: on to choosing, or first to the code texted to the phone
+    where the campaign asks for it (nothing kept if it cannot be sent)."""
+    if request.campaign.verify_phone:
+        try:
+            _send_phone_code(request, identity.phone)
+        except phone_codes.TooManyCodes as limited:
+            return throttle.too_many(request, limited.retry_after)
+    flow = steps.start_flow(request, campaign=campaign, identity=identity)
+    if request.campaign.verify_phone:
+        token = steps.token_for(flow, steps.VERIFY_PHONE)
+        return redirect(_url_with_token("bookings:verify-phone", campaign, token))
+    return redirect(
+        _url_with_token("bookings:choose", campaign, steps.token_for(flow, steps.CHOOSE))
+    )
+
+
+def _send_phone_code(request: HttpRequest, phone: str) -> None:
+    phone_codes.issue_code(
+        phone,
+        phone_codes.Purpose.BOOKING,
+        language=translation.get_language(),
+        address=throttle.client_address(request),
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@booking_window_required
+@steps.step_required(steps.VERIFY_PHONE)
+def verify_phone(request: HttpRequest, campaign: str) -> HttpResponse:
+    """Step 1, in a campaign that asks for it (``Campaign.verify_phone``): the code texted to
+    the phone given, typed back; or a new code. The flow's phone is then proven, and it is the
+    one the booking and its messages use. A wrong, expired or over-tried code goes no further.
+    Tries are limited per address, per person and per phone."""
+    flow = request.flow
+    if flow.phone_verified:  # the back button after the code was right
+        token = steps.token_for(flow, steps.CHOOSE)
+        return redirect(_url_with_token("bookings:choose", campaign, token))
+    resent = False
+    form = PhoneCodeForm()
+    if request.method == "POST":
+        address = throttle.client_address(request)
+        for limit, key in (
+            (throttle.per_address("verify_phone"), address),
+            (throttle.per_person("verify_phone"), rrn_hmac(flow.identity.rrn)),
+            (throttle.per_person("verify_phone"), f"phone:{flow.phone}"),
+        ):
+            if wait := limit.hit(key):
+                return throttle.too_many(request, wait)
+        if request.POST.get("resend"):
+            try:
+                _send_phone_code(request, flow.phone)
+            except phone_codes.TooManyCodes as limited:
+                return throttle.too_many(request, limited.retry_after)
+            resent = True
+        else:
+            form = PhoneCodeForm(request.POST)
+            if form.is_valid():
+                code = form.cleaned_data["code"]
+                if phone_codes.check_code(flow.phone, phone_codes.Purpose.BOOKING, code):
+                    flow.verified_phone = flow.phone
+                    steps.save_flow(request, flow)
+                    token = steps.token_for(flow, steps.CHOOSE)
+                    return redirect(_url_with_token("bookings:choose", campaign, token))
+                form.add_error(
+                    "code",
+                    ValidationError(
+                        _(
+                            "That code is not right, or it is no longer valid (too old or tried "
+                            "too often). Check the text, or ask for a new code."
+                        ),
+                        code="wrong_code",
+                    ),
+                )
+    return render(
+        request,
+        "bookings/verify_phone.html",
+        {
+            "campaign": request.campaign,
+            "form": form,
+            "phone": flow.phone,
+            "minutes": max(settings.VAXBOOK_PHONE_CODE_TTL // 60, 1),
+            "token": steps.token_for(flow, steps.VERIFY_PHONE),
+            "resent": resent,
         },
     )
 
@@ -189,6 +281,7 @@ def review(request: HttpRequest, campaign: str) -> HttpResponse:
                 slot_id=slot.pk,
                 admission=request.admission_pass,
                 language=translation.get_language(),
+                verified_phone=flow.verified_phone or None,
             )
         except BookingRefused as refused:
             error = refused
@@ -275,15 +368,23 @@ def calendar_file(request: HttpRequest, public_id) -> HttpResponse:
     return response
 
 
+RECOVER = "recover"  # the lookup page's second form: the code texted, without the code
+
+
 @never_cache
-@sensitive_post_parameters("rrn")
+@sensitive_post_parameters("rrn", f"{RECOVER}-rrn")
 @require_http_methods(["GET", "POST"])
 def lookup(request: HttpRequest) -> HttpResponse:
-    """Deliberately open: find a booking with its code and the registration number."""
+    """Deliberately open: find a booking with its code and the registration number; or, without
+    the code, have the codes texted to the phone they were made with (``_recover``)."""
+    recovering = request.method == "POST" and request.POST.get("form") == RECOVER
+    scope = RECOVER if recovering else "lookup"
     if request.method == "POST" and (
-        wait := throttle.per_address("lookup").hit(throttle.client_address(request))
+        wait := throttle.per_address(scope).hit(throttle.client_address(request))
     ):
         return throttle.too_many(request, wait)
+    if recovering:
+        return _recover(request)
     form = LookupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         rrn, phone = form.cleaned_data["rrn"], form.cleaned_data["phone"]
@@ -297,7 +398,36 @@ def lookup(request: HttpRequest) -> HttpResponse:
         form.add_error(
             None, ValidationError(_("No booking matches this code and number."), code="no_match")
         )
-    return render(request, "bookings/lookup.html", {"form": form})
+    return _lookup_page(request, form=form, recovery=RecoveryForm(prefix=RECOVER))
+
+
+def _recover(request: HttpRequest) -> HttpResponse:
+    """The codes of the person's active bookings made with that phone go to that phone, by
+    text; the page answers the same whether or not any booking matched (same status, same
+    template, same fields: an empty form and "if a booking matches, a text is on its way"), so
+    it tells nobody whether this person booked or with which phone. Limited per address (the
+    caller), per person and per phone."""
+    recovery = RecoveryForm(request.POST, prefix=RECOVER)
+    if not recovery.is_valid():
+        return _lookup_page(request, form=LookupForm(), recovery=recovery)
+    rrn, phone = recovery.cleaned_data["rrn"], recovery.cleaned_data["phone"]
+    for key in (rrn_hmac(rrn), f"phone:{phone}"):
+        if wait := throttle.per_person(RECOVER).hit(key):
+            return throttle.too_many(request, wait)
+    services.send_booking_codes(rrn=rrn, phone=phone, language=translation.get_language())
+    return _lookup_page(
+        request, form=LookupForm(), recovery=RecoveryForm(prefix=RECOVER), recovery_sent=True
+    )
+
+
+def _lookup_page(
+    request: HttpRequest, *, form: LookupForm, recovery: RecoveryForm, recovery_sent=False
+) -> HttpResponse:
+    return render(
+        request,
+        "bookings/lookup.html",
+        {"form": form, "recovery": recovery, "recovery_sent": recovery_sent},
+    )
 
 
 @never_cache

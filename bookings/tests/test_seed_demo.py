@@ -19,6 +19,7 @@ URLS = [
     "http://127.0.0.1:8000/\n",
     "http://127.0.0.1:8000/admin/\n",
     "http://127.0.0.1:8000/book/cohort-55-59/\n",
+    "http://127.0.0.1:8000/book/cohort-60-64/ ",
     "http://127.0.0.1:8000/staff/\n",
 ]
 
@@ -53,12 +54,12 @@ def test_seeds_once_and_a_second_run_reuses_everything(tmp_path):
     first_counts, first_logins = _counts(), _logins(logins_file)
     second_output = _seed(logins_file)
 
-    # 20 clinics x 14 days x 16 half-hours from 09:00 to 16:30 x 2 campaigns
+    # 20 clinics x 14 days x 16 half-hours from 09:00 to 16:30 x 3 campaigns
     assert first_counts == {
-        "campaigns": 2,
+        "campaigns": 3,
         "clinics": 20,
         "regions": 5,
-        "slots": 8960,
+        "slots": 13440,
         "users": 2,
         "groups": 2,
         "memberships": 1,
@@ -70,7 +71,7 @@ def test_seeds_once_and_a_second_run_reuses_everything(tmp_path):
             assert url in output
         for username, password in first_logins.items():
             assert username in output and password in output
-    assert "(8960 new)" in first_output and "(0 new)" in second_output
+    assert "(13440 new)" in first_output and "(0 new)" in second_output
 
 
 def _logs_in(client, username: str, password: str) -> bool:
@@ -137,6 +138,15 @@ def test_the_demo_campaigns(tmp_path):
     assert opens_kst.time() == time(20, 0)
     assert (opens_kst.date() - timezone.localdate(timezone.now(), KST)).days == 1
     assert later.closes_at - later.opens_at == timedelta(days=7)
+
+    assert not open_now.verify_phone and not later.verify_phone
+    verified = Campaign.objects.get(slug="cohort-60-64")
+    assert verified.verify_phone and window_state(verified).value == "open"
+    assert (verified.born_from.isoformat(), verified.born_to.isoformat()) == (
+        "1957-01-01",
+        "1961-12-31",
+    )
+    assert Slot.objects.filter(campaign=verified).count() == 4480
 
     today = timezone.localdate(timezone.now(), KST)
     days = Slot.objects.filter(campaign=open_now).values("date").distinct().count()

@@ -39,8 +39,8 @@ _SALT = "vaxbook.notifications.phone_codes"
 class Purpose(models.TextChoices):
     """What a code is for; its label is said in the text (\"… to {purpose}\")."""
 
-    BOOKING = "booking", _("confirm your phone for a vaccination booking")
-    WINDOW_OPENS = "window_opens", _("sign up for a text when your booking window opens")
+    BOOKING = "booking", _("book a vaccination")
+    WINDOW_OPENS = "window_opens", _("be texted when booking opens")
 
 
 class TooManyCodes(Exception):

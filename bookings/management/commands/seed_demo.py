@@ -123,6 +123,7 @@ class Command(BaseCommand):
         out(f"  Site:        {BASE_URL}/")
         out(f"  Admin:       {BASE_URL}/admin/")
         out(f"  Book:        {BASE_URL}/book/cohort-55-59/")
+        out(f"  With a code: {BASE_URL}/book/cohort-60-64/ (the phone is verified)")
         out(f"  Staff pages: {BASE_URL}/staff/")
         out("")
         out(f"Logins (kept in {logins_file}):")
@@ -165,7 +166,22 @@ def _campaigns(now: datetime) -> list[Campaign]:
     )
     if created:  # the opening night: people wait in the waiting room until 20:00 KST
         opens_tomorrow = configure_waiting_room(opens_tomorrow, enabled=True, per_minute=300)
-    return [open_now, opens_tomorrow]
+    # Open now, and booking only with a phone confirmed by a one-time code (the code is in
+    # the console and on /dev/outbox/ in development).
+    verified_phone, _ = Campaign.objects.get_or_create(
+        slug="cohort-60-64",
+        defaults={
+            "name": "Cohort 60-64 (born 1957-1961), phone verified",
+            "vaccine": "Moderna",
+            "contact": DEMO_CONTACT,
+            "born_from": date(1957, 1, 1),
+            "born_to": date(1961, 12, 31),
+            "opens_at": now - timedelta(hours=1),
+            "closes_at": now - timedelta(hours=1) + timedelta(days=7),
+            "verify_phone": True,
+        },
+    )
+    return [open_now, opens_tomorrow, verified_phone]
 
 
 def _clinics() -> list[Clinic]:

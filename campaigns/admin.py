@@ -95,6 +95,7 @@ class CampaignAdmin(admin.ModelAdmin):
             },
         ),
         (_("Timeline"), {"fields": ["timeline"]}),
+        (_("Messages"), {"fields": ["verify_phone"]}),
         (
             _("Waiting room"),
             {

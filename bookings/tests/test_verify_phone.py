@@ -291,3 +291,17 @@ def test_the_identity_step_refuses_before_any_code_is_sent(client, slot):
     assert response.status_code == 200
     assert response.context["form"].has_error(NON_FIELD_ERRORS, "already_booked")
     assert not Notification.objects.exists()
+
+
+def test_officials_turn_it_on_in_the_admin(admin_client):
+    from campaigns.tests.admin_forms import campaign_form, campaign_page
+
+    campaign = CampaignFactory()
+    page = admin_client.get(campaign_page(campaign))
+    assert "verify_phone" in page.context["adminform"].form.fields
+    response = admin_client.post(
+        campaign_page(campaign), campaign_form(campaign, verify_phone="on")
+    )
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.verify_phone

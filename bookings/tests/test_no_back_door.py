@@ -19,7 +19,7 @@ OPEN_VIEWS = {
     "home": "lists campaigns and links to the guarded entry; no form",
     "admin-login": "the officials' login (failures limited); books nothing",
     "second-factor-setup": "an account sets up its second factor, behind login; books nothing",
-    "bookings:lookup": "finds an existing booking by code + RRN; books nothing",
+    "bookings:lookup": "finds a booking by code + RRN, or texts its code to its phone; no booking",
     "bookings:status": "shows one booking to the holder of its unguessable link",
     "bookings:cancel": "cancelling frees a place, it never takes one",
     "bookings:calendar": "a confirmed booking's calendar file, for the holder of its link",

@@ -406,7 +406,9 @@ def _recover(request: HttpRequest) -> HttpResponse:
     text; the page answers the same whether or not any booking matched (same status, same
     template, same fields: an empty form and "if a booking matches, a text is on its way"), so
     it tells nobody whether this person booked or with which phone. Limited per address (the
-    caller), per person and per phone."""
+    caller), per person and per phone. What differs is time: a match also writes the message
+    (a millisecond or two), which a handful of tries per person and phone per window leaves
+    nobody enough samples to measure."""
     recovery = RecoveryForm(request.POST, prefix=RECOVER)
     if not recovery.is_valid():
         return _lookup_page(request, form=LookupForm(), recovery=recovery)

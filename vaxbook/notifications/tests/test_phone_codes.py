@@ -3,7 +3,9 @@ lifetime and its tries; sending is limited per phone and per address; and the te
 ahead of the other messages waiting."""
 
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import time_machine
@@ -168,3 +170,46 @@ def test_a_code_is_sent_ahead_of_the_messages_waiting(start_worker):
         time.sleep(0.2)
     order = list(Notification.objects.order_by("sent_at").values_list("recipient", flat=True))
     assert order[0] == PHONE
+
+
+def _check_at_once(code: str, threads: int = 16) -> list[bool]:
+    """``threads`` checks of ``code`` released at the same moment, each on its own connection."""
+    barrier = threading.Barrier(threads)
+
+    def one(_):
+        barrier.wait()
+        return check_code(PHONE, BOOKING, code)
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, range(threads)))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("protected", [True, False])
+def test_a_code_checked_many_times_at_once_unlocks_once(monkeypatch, protected):
+    code = _issue()
+    if not protected:  # the control: a delete that does not say whether it removed the key
+        from django.core.cache import caches
+
+        backend = type(caches["default"])
+        real_delete = backend.delete
+        monkeypatch.setattr(backend, "delete", lambda self, key: real_delete(self, key) or True)
+    results = _check_at_once(code)
+    if protected:
+        assert results.count(True) == 1
+    else:
+        assert results.count(True) > 1, "the control should let more than one through"
+
+
+@pytest.mark.django_db
+def test_wrong_codes_at_once_are_compared_at_most_tries_times(settings, monkeypatch):
+    settings.VAXBOOK_PHONE_CODE_TRIES = 3
+    code = _issue()
+    compared = []
+    real = phone_codes.constant_time_compare
+    monkeypatch.setattr(
+        phone_codes, "constant_time_compare", lambda a, b: compared.append(1) or real(a, b)
+    )
+    assert _check_at_once(_other(code)) == [False] * 16
+    assert len(compared) == 3
+    assert not check_code(PHONE, BOOKING, code)  # void

@@ -136,6 +136,12 @@ VAXBOOK_MESSAGE_RETRY_MAX = config.get_int("VAXBOOK_MESSAGE_RETRY_MAX", 600, min
 VAXBOOK_PHONE_CODE_TTL = config.get_int("VAXBOOK_PHONE_CODE_TTL", 300, minimum=30)
 VAXBOOK_PHONE_CODE_TRIES = config.get_int("VAXBOOK_PHONE_CODE_TRIES", 5, minimum=1)
 VAXBOOK_PHONE_CODE_SENDS = config.get_int("VAXBOOK_PHONE_CODE_SENDS", 5, minimum=1)
+# ...and at most VAXBOOK_PHONE_CODE_SENDS_PER_DAY a day, each per purpose (booking, sign-up);
+# one address has at most VAXBOOK_PHONE_CODE_SENDS_PER_ADDRESS codes sent per window.
+VAXBOOK_PHONE_CODE_SENDS_PER_DAY = config.get_int("VAXBOOK_PHONE_CODE_SENDS_PER_DAY", 10, minimum=1)
+VAXBOOK_PHONE_CODE_SENDS_PER_ADDRESS = config.get_int(
+    "VAXBOOK_PHONE_CODE_SENDS_PER_ADDRESS", 20, minimum=1
+)
 # A message found "sending" (its worker stopped mid-send) is taken up again only after this many
 # seconds, once the first worker's request to the provider cannot still be in flight (it must
 # stay well above VAXBOOK_SOLAPI_TIMEOUT); the sweep that takes it up, and that publishes again

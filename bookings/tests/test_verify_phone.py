@@ -251,7 +251,7 @@ def test_codes_sent_are_limited_per_phone(client, slot, settings):
 
 
 def test_codes_sent_are_limited_per_address(client, slot, settings):
-    settings.VAXBOOK_THROTTLE_PER_ADDRESS = 2
+    settings.VAXBOOK_PHONE_CODE_SENDS_PER_ADDRESS = 2
     code_url = _to_code_step(client, slot)  # the first text
     resend = {"t": token_of(code_url), "resend": "1"}
     assert client.post(code_url, resend).status_code == 200  # the second

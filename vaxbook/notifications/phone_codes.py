@@ -53,16 +53,30 @@ class TooManyCodes(Exception):
         self.limit = limit
 
 
-def sends_per_phone() -> throttle.Throttle:
+def sends_per_phone(purpose: str) -> list[throttle.Throttle]:
+    """Codes one phone may be sent for one purpose: a few per throttle window and a few more
+    a day. Each purpose has its own budget, so that codes for the window-opens sign-up (which
+    asks only for a phone and a birth date) cannot use up the codes a person needs to book."""
+    return [
+        throttle.Throttle(
+            f"phone_code:phone:{purpose}",
+            settings.VAXBOOK_PHONE_CODE_SENDS,
+            settings.VAXBOOK_THROTTLE_WINDOW_SECONDS,
+        ),
+        throttle.Throttle(
+            f"phone_code:phone:{purpose}:day", settings.VAXBOOK_PHONE_CODE_SENDS_PER_DAY, 86400
+        ),
+    ]
+
+
+def sends_per_address(purpose: str) -> throttle.Throttle:
+    """Codes one address may have sent (to any phones) per throttle window: far fewer than
+    its other requests, since each costs a text to someone."""
     return throttle.Throttle(
-        "phone_code:phone",
-        settings.VAXBOOK_PHONE_CODE_SENDS,
+        f"phone_code:address:{purpose}",
+        settings.VAXBOOK_PHONE_CODE_SENDS_PER_ADDRESS,
         settings.VAXBOOK_THROTTLE_WINDOW_SECONDS,
     )
-
-
-def sends_per_address() -> throttle.Throttle:
-    return throttle.per_address("phone_code")
 
 
 def _digest(*parts: str) -> str:
@@ -84,10 +98,11 @@ def issue_code(phone: str, purpose: str, *, language: str, address: str) -> None
     is over its limit. The message is written to the outbox in the current transaction, if
     any, and marked urgent: it is sent ahead of other messages."""
     purpose = Purpose(purpose)
-    if wait := sends_per_address().hit(address):
+    if wait := sends_per_address(purpose.value).hit(address):
         raise TooManyCodes(wait, limit="address")
-    if wait := sends_per_phone().hit(phone):
-        raise TooManyCodes(wait, limit="phone")
+    for limit in sends_per_phone(purpose.value):
+        if wait := limit.hit(phone):
+            raise TooManyCodes(wait, limit="phone")
     code = f"{secrets.randbelow(10**6):06d}"
     nonce = secrets.token_urlsafe(12)
     ttl = settings.VAXBOOK_PHONE_CODE_TTL

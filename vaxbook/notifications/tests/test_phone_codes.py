@@ -116,23 +116,38 @@ def test_a_new_code_replaces_the_old_one_and_its_tries(settings):
 
 
 @pytest.mark.django_db
-def test_codes_are_limited_per_phone(settings):
+def test_codes_are_limited_per_phone_and_purpose(settings):
     settings.VAXBOOK_PHONE_CODE_SENDS = 2
     with time_machine.travel(time.time(), tick=False) as clock:
         for n in range(2):
-            issue_code(PHONE, BOOKING, language="ko", address=f"203.0.113.{n}")
+            issue_code(PHONE, Purpose.WINDOW_OPENS, language="ko", address=f"203.0.113.{n}")
         with pytest.raises(TooManyCodes) as refused:
             issue_code(PHONE, Purpose.WINDOW_OPENS, language="ko", address="203.0.113.9")
         assert refused.value.limit == "phone" and 0 < refused.value.retry_after <= 600
         assert Notification.objects.filter(kind="phone_code").count() == 2
-        issue_code("010-9999-0000", BOOKING, language="ko", address="203.0.113.9")  # another
-        clock.shift(settings.VAXBOOK_THROTTLE_WINDOW_SECONDS)
+        # a stranger's sign-ups for this phone do not use up the codes its owner needs to book
         issue_code(PHONE, BOOKING, language="ko", address="203.0.113.9")
+        issue_code("010-9999-0000", Purpose.WINDOW_OPENS, language="ko", address="203.0.113.9")
+        clock.shift(settings.VAXBOOK_THROTTLE_WINDOW_SECONDS)
+        issue_code(PHONE, Purpose.WINDOW_OPENS, language="ko", address="203.0.113.9")
+
+
+@pytest.mark.django_db
+def test_a_phone_gets_only_so_many_codes_a_day(settings):
+    settings.VAXBOOK_PHONE_CODE_SENDS_PER_DAY = 3
+    with time_machine.travel(time.time(), tick=False) as clock:
+        for n in range(3):
+            issue_code(PHONE, Purpose.WINDOW_OPENS, language="ko", address=f"203.0.113.{n}")
+            clock.shift(settings.VAXBOOK_THROTTLE_WINDOW_SECONDS)  # past the short window
+        with pytest.raises(TooManyCodes) as refused:
+            issue_code(PHONE, Purpose.WINDOW_OPENS, language="ko", address="203.0.113.9")
+        assert refused.value.limit == "phone" and refused.value.retry_after > 600
+        assert Notification.objects.filter(kind="phone_code").count() == 3
 
 
 @pytest.mark.django_db
 def test_codes_are_limited_per_address(settings):
-    settings.VAXBOOK_THROTTLE_PER_ADDRESS = 2
+    settings.VAXBOOK_PHONE_CODE_SENDS_PER_ADDRESS = 2
     for n in range(2):
         issue_code(f"010-1234-000{n}", BOOKING, language="ko", address="203.0.113.7")
     with pytest.raises(TooManyCodes) as refused:
@@ -147,7 +162,12 @@ def test_settings_have_their_documented_defaults():
 
     assert settings.VAXBOOK_PHONE_CODE_TTL == 300
     assert settings.VAXBOOK_PHONE_CODE_TRIES == 5
-    assert phone_codes.sends_per_phone().limit == settings.VAXBOOK_PHONE_CODE_SENDS
+    assert settings.VAXBOOK_PHONE_CODE_SENDS_PER_DAY == 10
+    assert settings.VAXBOOK_PHONE_CODE_SENDS_PER_ADDRESS == 20
+    assert [t.limit for t in phone_codes.sends_per_phone("booking")] == [
+        settings.VAXBOOK_PHONE_CODE_SENDS,
+        settings.VAXBOOK_PHONE_CODE_SENDS_PER_DAY,
+    ]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -108,12 +108,12 @@ def seed(args, opening):
 
 def seed_campaign(args, opening):
     from campaigns import services as campaign_services
-    from campaigns.models import Campaign
+    from campaigns.models import Campaign, Vaccine
 
     campaign = Campaign.objects.create(
         name="Bench cohort 55-59",
         slug="bench",
-        vaccine="Moderna",
+        vaccine=Vaccine.objects.get_or_create(name="Moderna")[0],
         born_from="1962-01-01",
         born_to="1966-12-31",
         opens_at=opening,

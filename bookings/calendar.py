@@ -25,7 +25,7 @@ def booking_event(booking: Booking, *, now: datetime | None = None) -> bytes:
     """The calendar file of a confirmed booking (the caller checks that it is confirmed)."""
     slot, clinic, campaign = booking.slot, booking.slot.clinic, booking.campaign
     starts = datetime.combine(slot.date, slot.start_time, tzinfo=KST)
-    vaccine = campaign.vaccine or campaign.name
+    vaccine = campaign.vaccine.name if campaign.vaccine else campaign.name
     event = icalendar.Event()
     event.add("uid", f"{booking.public_id}@vaxbook")
     event.add("dtstamp", now or timezone.now())

@@ -21,7 +21,7 @@ def active_bookings_of_person(*, rrn: Rrn, phone: str) -> list[Booking]:
     """The pending and confirmed bookings of this registration number that were made with this
     normalised phone number, soonest first."""
     return list(
-        Booking.objects.select_related("campaign", "slot__clinic")
+        Booking.objects.select_related("campaign__vaccine", "slot__clinic")
         .filter(rrn_hmac=rrn_hmac(rrn), phone=phone, status__in=Booking.ACTIVE_STATUSES)
         .order_by("slot__date", "slot__start_time", "pk")
     )
@@ -32,7 +32,7 @@ def booking_for_person(
 ) -> Booking | None:
     """The booking with this code, only if it belongs to this registration number (or, without
     one, this normalised phone number). A wrong code and a wrong number look the same."""
-    bookings = Booking.objects.select_related("campaign", "slot__clinic").filter(code=code)
+    bookings = Booking.objects.select_related("campaign__vaccine", "slot__clinic").filter(code=code)
     if rrn is not None:
         return bookings.filter(rrn_hmac=rrn_hmac(rrn)).first()
     if phone:
@@ -42,7 +42,7 @@ def booking_for_person(
 
 def booking_by_public_id(public_id) -> Booking | None:
     return (
-        Booking.objects.select_related("campaign", "slot__clinic")
+        Booking.objects.select_related("campaign__vaccine", "slot__clinic")
         .filter(public_id=public_id)
         .first()
     )

@@ -5,6 +5,8 @@ from campaigns.windows import window_state
 
 
 class CampaignSerializer(serializers.ModelSerializer):
+    # The vaccine's name, as the free-text field it replaced gave it ("" when none).
+    vaccine = serializers.SerializerMethodField()
     state = serializers.SerializerMethodField()
 
     class Meta:
@@ -20,6 +22,9 @@ class CampaignSerializer(serializers.ModelSerializer):
             "state",
         ]
 
+    def get_vaccine(self, campaign: Campaign) -> str:
+        return campaign.vaccine.name if campaign.vaccine else ""
+
     def get_state(self, campaign: Campaign) -> str:
         return window_state(campaign).value
 
@@ -27,5 +32,5 @@ class CampaignSerializer(serializers.ModelSerializer):
 class CampaignListView(generics.ListAPIView):
     """GET /api/campaigns/: every campaign with its window and state (read-only)."""
 
-    queryset = Campaign.objects.all()
+    queryset = Campaign.objects.select_related("vaccine")
     serializer_class = CampaignSerializer

@@ -18,6 +18,129 @@ def format_birth_date(day: date) -> str:
     return formats.date_format(day, "SHORT_DATE_FORMAT")
 
 
+class Vaccine(models.Model):
+    """A vaccine a campaign gives, with its schedule: how many doses and, for more than one,
+    the interval between two doses in days (a dose given between the minimum and the maximum
+    counts; the recommended one is what booking aims for). For one dose the intervals mean
+    nothing and are kept empty."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    manufacturer = models.CharField(_("manufacturer"), max_length=200, blank=True)
+    doses = models.PositiveSmallIntegerField(
+        _("number of doses"),
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(3)],
+        help_text=_("How many doses make the full course (1 to 3)."),
+    )
+    interval_min_days = models.PositiveSmallIntegerField(
+        _("shortest interval (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("The fewest days between two doses."),
+    )
+    interval_recommended_days = models.PositiveSmallIntegerField(
+        _("recommended interval (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("The days between two doses that booking aims for."),
+    )
+    interval_max_days = models.PositiveSmallIntegerField(
+        _("longest interval (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("The most days between two doses."),
+    )
+    min_age = models.PositiveSmallIntegerField(
+        _("youngest age"),
+        null=True,
+        blank=True,
+        help_text=_("Given from this age (years), if it is limited."),
+    )
+    max_age = models.PositiveSmallIntegerField(
+        _("oldest age"),
+        null=True,
+        blank=True,
+        help_text=_("Given up to this age (years, inclusive), if it is limited."),
+    )
+
+    INTERVALS = ("interval_min_days", "interval_recommended_days", "interval_max_days")
+
+    class Meta:
+        verbose_name = _("vaccine")
+        verbose_name_plural = _("vaccines")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(doses__gte=1, doses__lte=3), name="vaccine_doses_1_to_3"
+            ),
+            # More than one dose needs the whole interval; one dose has none.
+            models.CheckConstraint(
+                condition=Q(
+                    doses=1,
+                    interval_min_days__isnull=True,
+                    interval_recommended_days__isnull=True,
+                    interval_max_days__isnull=True,
+                )
+                | Q(
+                    # isnull=False too: a comparison with NULL is unknown, which a CHECK lets
+                    # through.
+                    doses__gt=1,
+                    interval_min_days__isnull=False,
+                    interval_recommended_days__isnull=False,
+                    interval_max_days__isnull=False,
+                    interval_min_days__gte=1,
+                    interval_recommended_days__gte=F("interval_min_days"),
+                    interval_max_days__gte=F("interval_recommended_days"),
+                ),
+                name="vaccine_interval_fits_doses",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_age__isnull=True)
+                | Q(max_age__isnull=True)
+                | Q(min_age__lte=F("max_age")),
+                name="vaccine_ages_not_empty",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.doses == 1:
+            # Ignored for one dose: whatever was typed is dropped rather than refused.
+            for name in self.INTERVALS:
+                setattr(self, name, None)
+        errors = self._interval_errors() if self.doses and self.doses > 1 else {}
+        if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
+            errors["max_age"] = gettext("The oldest age must not be below the youngest.")
+        if errors:
+            raise ValidationError(errors)
+
+    def _interval_errors(self) -> dict[str, str]:
+        """What is wrong with the interval of a vaccine of more than one dose: each day count
+        given, and shortest ≤ recommended ≤ longest."""
+        errors = {
+            name: gettext("Needed when the vaccine has more than one dose.")
+            for name in self.INTERVALS
+            if getattr(self, name) is None
+        }
+        if errors:
+            return errors
+        low, mid, high = (getattr(self, name) for name in self.INTERVALS)
+        if mid < low:
+            errors["interval_recommended_days"] = gettext(
+                "The recommended interval must not be shorter than the shortest."
+            )
+        if high < max(low, mid):
+            errors["interval_max_days"] = gettext(
+                "The longest interval must not be shorter than the shortest or the recommended."
+            )
+        return errors
+
+
 class Campaign(models.Model):
     """A vaccination campaign for one age cohort, with the window in which booking is open."""
 
@@ -28,7 +151,14 @@ class Campaign(models.Model):
         unique=True,
         help_text=_("The campaign's part of its web addresses (letters, digits and hyphens)."),
     )
-    vaccine = models.CharField(_("vaccine"), max_length=100, blank=True)
+    vaccine = models.ForeignKey(
+        Vaccine,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+        verbose_name=_("vaccine"),
+    )
     born_from = models.DateField(
         _("born from"), help_text=_("First birth date of the cohort (inclusive).")
     )

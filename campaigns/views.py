@@ -29,7 +29,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "state": window_state(c, now=now).value,
             "windows": campaign_windows(c, now=now),
         }
-        for c in Campaign.objects.prefetch_related("windows")
+        for c in Campaign.objects.select_related("vaccine").prefetch_related("windows")
     ]
     return render(request, "campaigns/home.html", {"campaigns": campaigns})
 

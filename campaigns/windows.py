@@ -211,7 +211,10 @@ def booking_window_required(view: Callable | None = None, *, json: bool = False)
         def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             slug = kwargs.get("campaign")
             campaign = (
-                Campaign.objects.prefetch_related("windows").filter(slug=slug).first()
+                Campaign.objects.select_related("vaccine")
+                .prefetch_related("windows")
+                .filter(slug=slug)
+                .first()
                 if slug
                 else None
             )

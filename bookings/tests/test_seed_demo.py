@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Vaccine
 from campaigns.windows import KST, window_state
 from clinics.models import Clinic, Slot, StaffMembership
 
@@ -125,7 +125,7 @@ def test_the_demo_campaigns(tmp_path):
 
     open_now = Campaign.objects.get(slug="cohort-55-59")
     assert open_now.name == "Cohort 55-59 (born 1962-1966)"
-    assert open_now.vaccine == "Moderna"
+    assert open_now.vaccine.name == "Moderna"
     assert window_state(open_now).value == "open"
     assert (open_now.born_from.isoformat(), open_now.born_to.isoformat()) == (
         "1962-01-01",
@@ -153,3 +153,26 @@ def test_the_demo_campaigns(tmp_path):
     assert days == 14
     assert Slot.objects.filter(campaign=open_now).earliest("date").date == today
     assert set(Slot.objects.values_list("capacity", flat=True)) == {6}
+
+
+def test_the_demo_vaccines_and_the_one_each_campaign_names(tmp_path):
+    Vaccine.objects.create(name="Moderna", doses=1)  # as an official left it: kept
+    _seed(tmp_path / "demo-logins.txt")
+    _seed(tmp_path / "demo-logins.txt")
+
+    schedules = {
+        v.name: (v.doses, v.interval_min_days, v.interval_recommended_days, v.interval_max_days)
+        for v in Vaccine.objects.all()
+    }
+    assert schedules == {
+        "Pfizer-BioNTech": (2, 21, 21, 42),
+        "Moderna": (1, None, None, None),
+        "AstraZeneca": (2, 56, 77, 84),
+        "Janssen": (1, None, None, None),
+    }
+    named = dict(Campaign.objects.values_list("slug", "vaccine__name"))
+    assert named == {
+        "cohort-55-59": "Moderna",
+        "cohort-50-54": "Pfizer-BioNTech",
+        "cohort-60-64": "AstraZeneca",
+    }

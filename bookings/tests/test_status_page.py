@@ -30,7 +30,7 @@ KST = ZoneInfo("Asia/Seoul")
 @pytest.fixture
 def slot():
     return SlotFactory(
-        campaign=CampaignFactory(vaccine="Comirnaty JN.1"),
+        campaign=CampaignFactory(vaccine__name="Comirnaty JN.1"),
         clinic=ClinicFactory(name="Jongno Health Center", address="36 Jong-ro, Seoul"),
         start_time=time(14, 30),
         capacity=3,

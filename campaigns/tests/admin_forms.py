@@ -4,6 +4,7 @@ inline formset, as a browser sends them."""
 from django.urls import reverse
 
 from campaigns.models import Campaign
+from campaigns.tests.factories import VaccineFactory
 
 
 def campaign_page(campaign: Campaign) -> str:
@@ -17,7 +18,7 @@ def campaign_form(campaign: Campaign | None = None, windows=(), **overrides) -> 
     data = {
         "name": campaign.name if campaign else "Cohort 60-64",
         "slug": campaign.slug if campaign else "cohort-60-64",
-        "vaccine": "Moderna",
+        "vaccine": campaign.vaccine_id if campaign and campaign.vaccine_id else VaccineFactory().pk,
         "born_from": "1962-01-01",
         "born_to": "1966-12-31",
         "opens_at_0": "2030-05-01",

@@ -3,7 +3,22 @@ from datetime import date, timedelta
 import factory
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Vaccine
+
+
+class VaccineFactory(factory.django.DjangoModelFactory):
+    """Moderna's schedule by default; a campaign's vaccine is shared by name."""
+
+    class Meta:
+        model = Vaccine
+        django_get_or_create = ["name"]
+
+    name = "Moderna"
+    manufacturer = "Moderna"
+    doses = 2
+    interval_min_days = factory.LazyAttribute(lambda o: 28 if o.doses > 1 else None)
+    interval_recommended_days = factory.LazyAttribute(lambda o: 28 if o.doses > 1 else None)
+    interval_max_days = factory.LazyAttribute(lambda o: 42 if o.doses > 1 else None)
 
 
 class CampaignFactory(factory.django.DjangoModelFactory):
@@ -12,7 +27,7 @@ class CampaignFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Cohort 55-59 round {n}")
     slug = factory.Sequence(lambda n: f"cohort-{n}")
-    vaccine = "Moderna"
+    vaccine = factory.SubFactory(VaccineFactory)
     born_from = date(1962, 1, 1)
     born_to = date(1966, 12, 31)
     opens_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))

@@ -13,7 +13,7 @@ from django.urls import reverse
 from campaigns import services, waiting_room
 from campaigns.models import BookingWindow, Campaign, QueueDraw
 from campaigns.tests.admin_forms import campaign_form, campaign_page, window_values
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, VaccineFactory
 from clinics.tests.factories import UserFactory
 from vaxbook.auditlog.models import AuditEvent
 
@@ -103,7 +103,10 @@ def test_save_campaign_unchanged_records_nothing(campaign, official):
 
 
 def test_save_campaign_records_a_new_campaigns_window_from_nothing(official):
-    campaign = CampaignFactory.build(slug="cohort-60-64", opens_at=OPENS, closes_at=CLOSES)
+    # A new campaign as the admin's form makes it: unsaved, naming a vaccine already there.
+    campaign = CampaignFactory.build(
+        slug="cohort-60-64", opens_at=OPENS, closes_at=CLOSES, vaccine=VaccineFactory()
+    )
 
     _save(campaign, actor=official)
 

@@ -68,7 +68,7 @@ def lang(page) -> str:
 @pytest.fixture
 def opened(db):
     """An open campaign without waiting room, one clinic with two times tomorrow."""
-    campaign = CampaignFactory(name="코로나19 예방접종 (55-59세)", vaccine="Moderna")
+    campaign = CampaignFactory(name="코로나19 예방접종 (55-59세)", vaccine__name="Moderna")
     clinic = ClinicFactory(
         name="종로구 보건소", region="서울", address="서울 종로구 자하문로19길 36"
     )

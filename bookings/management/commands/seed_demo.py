@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Vaccine
 from campaigns.services import configure_waiting_room
 from campaigns.windows import KST, format_kst, window_state
 from clinics.models import Clinic, Slot, StaffMembership
@@ -132,6 +132,47 @@ class Command(BaseCommand):
             out(f"  {username:<8} {password:<14} {roles.get(username, '')}")
 
 
+# The vaccines Korea gave in 2021, with their schedules (days between doses: shortest,
+# recommended, longest). Pfizer and Moderna up to 6 weeks, as Korea stretched them when supply
+# ran short; AstraZeneca 8 to 12 weeks, 11 recommended; Janssen one dose.
+VACCINES = [
+    {
+        "name": "Pfizer-BioNTech",
+        "manufacturer": "Pfizer / BioNTech",
+        "doses": 2,
+        "interval_min_days": 21,
+        "interval_recommended_days": 21,
+        "interval_max_days": 42,
+    },
+    {
+        "name": "Moderna",
+        "manufacturer": "Moderna",
+        "doses": 2,
+        "interval_min_days": 28,
+        "interval_recommended_days": 28,
+        "interval_max_days": 42,
+    },
+    {
+        "name": "AstraZeneca",
+        "manufacturer": "AstraZeneca",
+        "doses": 2,
+        "interval_min_days": 56,
+        "interval_recommended_days": 77,
+        "interval_max_days": 84,
+    },
+    {"name": "Janssen", "manufacturer": "Janssen (Johnson & Johnson)", "doses": 1},
+]
+
+
+def _vaccines() -> dict[str, Vaccine]:
+    """The demo vaccines by name; one an official has edited keeps the edit."""
+    vaccines = {}
+    for values in VACCINES:
+        name, defaults = values["name"], {k: v for k, v in values.items() if k != "name"}
+        vaccines[name], _ = Vaccine.objects.get_or_create(name=name, defaults=defaults)
+    return vaccines
+
+
 # Whom people call when they cannot book (shown on the booking pages): data, as entered.
 DEMO_CONTACT = "질병관리청 콜센터 1339 또는 가까운 보건소"
 
@@ -139,12 +180,13 @@ DEMO_CONTACT = "질병관리청 콜센터 1339 또는 가까운 보건소"
 def _campaigns(now: datetime) -> list[Campaign]:
     tomorrow = timezone.localdate(now, KST) + timedelta(days=1)
     second_opens = datetime.combine(tomorrow, time(20, 0), tzinfo=KST)
+    vaccines = _vaccines()
     # get_or_create: an existing campaign keeps its window, so a restart does not move it.
     open_now, _ = Campaign.objects.get_or_create(
         slug="cohort-55-59",
         defaults={
             "name": "Cohort 55-59 (born 1962-1966)",
-            "vaccine": "Moderna",
+            "vaccine": vaccines["Moderna"],
             "contact": DEMO_CONTACT,
             "born_from": date(1962, 1, 1),
             "born_to": date(1966, 12, 31),
@@ -156,7 +198,7 @@ def _campaigns(now: datetime) -> list[Campaign]:
         slug="cohort-50-54",
         defaults={
             "name": "Cohort 50-54 (born 1967-1971)",
-            "vaccine": "Pfizer-BioNTech",
+            "vaccine": vaccines["Pfizer-BioNTech"],
             "contact": DEMO_CONTACT,
             "born_from": date(1967, 1, 1),
             "born_to": date(1971, 12, 31),
@@ -172,7 +214,7 @@ def _campaigns(now: datetime) -> list[Campaign]:
         slug="cohort-60-64",
         defaults={
             "name": "Cohort 60-64 (born 1957-1961), phone verified",
-            "vaccine": "Moderna",
+            "vaccine": vaccines["AstraZeneca"],
             "contact": DEMO_CONTACT,
             "born_from": date(1957, 1, 1),
             "born_to": date(1961, 12, 31),

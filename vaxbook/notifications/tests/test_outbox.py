@@ -47,7 +47,7 @@ def test_a_booking_made_through_the_pages_gets_exactly_one_confirmation(start_wo
     assert message.booking == booking and message.recipient == booking.phone
     assert booking.code in message.text
     assert booking.slot.clinic.name in message.text and booking.slot.clinic.address in message.text
-    assert "KST" in message.text and booking.campaign.vaccine in message.text
+    assert "KST" in message.text and booking.campaign.vaccine.name in message.text
     assert reverse("bookings:status", kwargs={"public_id": booking.public_id}) in message.text
     assert "1234567" not in message.text and "620714" not in message.text
     # the worker's retry or the sweep announcing the same decision again sends nothing more

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Booking
 from campaigns import services
-from campaigns.models import BookingWindow, Campaign, format_birth_date
+from campaigns.models import BookingWindow, Campaign, Vaccine, format_birth_date
 from campaigns.windows import WindowState, describe, format_kst, window_state, windows_of
 
 # What each state of the window rule is called where officials read it.
@@ -57,6 +57,51 @@ class BookingWindowInline(admin.TabularInline):
     )
 
 
+@admin.register(Vaccine)
+class VaccineAdmin(admin.ModelAdmin):
+    list_display = ["name", "manufacturer", "doses", "interval", "ages"]
+    list_filter = ["doses"]
+    search_fields = ["name", "manufacturer"]
+    fieldsets = [
+        (None, {"fields": ["name", "manufacturer"]}),
+        (
+            _("Doses"),
+            {
+                "fields": [
+                    "doses",
+                    "interval_min_days",
+                    "interval_recommended_days",
+                    "interval_max_days",
+                ],
+                "description": _(
+                    "For more than one dose, the days between two doses: the shortest, the "
+                    "recommended and the longest. For one dose they are left empty."
+                ),
+            },
+        ),
+        (_("Ages"), {"fields": ["min_age", "max_age"]}),
+    ]
+
+    @admin.display(description=_("Interval (days)"))
+    def interval(self, vaccine: Vaccine) -> str:
+        if vaccine.doses == 1 or vaccine.interval_recommended_days is None:
+            return "-"
+        return gettext("%(recommended)s (%(shortest)s–%(longest)s)") % {
+            "recommended": vaccine.interval_recommended_days,
+            "shortest": vaccine.interval_min_days,
+            "longest": vaccine.interval_max_days,
+        }
+
+    @admin.display(description=_("Ages"))
+    def ages(self, vaccine: Vaccine) -> str:
+        if vaccine.min_age is None and vaccine.max_age is None:
+            return "-"
+        return gettext("%(youngest)s–%(oldest)s") % {
+            "youngest": "" if vaccine.min_age is None else vaccine.min_age,
+            "oldest": "" if vaccine.max_age is None else vaccine.max_age,
+        }
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     class Media:
@@ -77,8 +122,9 @@ class CampaignAdmin(admin.ModelAdmin):
         "rejected_count",
         "cancelled_count",
     ]
-    list_filter = [WindowStateFilter]
-    search_fields = ["name", "slug"]
+    list_filter = [WindowStateFilter, "vaccine"]
+    list_select_related = ["vaccine"]
+    search_fields = ["name", "slug", "vaccine__name"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["created_at", "timeline", "draws_done"]
     fieldsets = [
@@ -124,6 +170,7 @@ class CampaignAdmin(admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
+            .select_related("vaccine")
             .prefetch_related(
                 Prefetch("windows", queryset=BookingWindow.objects.order_by("opens_at"))
             )

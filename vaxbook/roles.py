@@ -1,7 +1,7 @@
 """The staff roles and what each may do in the admin.
 
-- **Officials**: campaigns, their windows and waiting rooms, clinics, slots and staff
-  membership; bookings and the audit log read-only; the messages sent, read-only, with a
+- **Officials**: campaigns, their windows and waiting rooms, the vaccines, clinics, slots and
+  staff membership; bookings and the audit log read-only; the messages sent, read-only, with a
   resend for the failed ones.
 - **Clinic staff**: nothing in the admin (it would show every clinic's bookings). They read and
   check in their own clinics' rosters through ``/staff/`` and the API, which check their
@@ -21,6 +21,7 @@ ROLES: dict[str, list[tuple[str, list[str]]]] = {
     OFFICIALS: [
         ("campaigns.Campaign", ["add", "change", "view"]),
         ("campaigns.BookingWindow", ["add", "change", "delete", "view"]),
+        ("campaigns.Vaccine", ["add", "change", "view"]),
         ("clinics.Clinic", ["add", "change", "view"]),
         ("clinics.Slot", ["add", "change", "view"]),
         ("clinics.StaffMembership", ["add", "change", "delete", "view"]),

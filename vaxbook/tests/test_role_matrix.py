@@ -54,6 +54,9 @@ MATRIX = {
     ("GET", "/admin/auditlog/auditevent/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/notifications/notification/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/campaigns/campaign/add/"): [302, 302, 403, 403, 200, 200],
+    ("GET", "/admin/campaigns/vaccine/"): [302, 302, 403, 403, 200, 200],
+    ("GET", "/admin/campaigns/vaccine/add/"): [302, 302, 403, 403, 200, 200],
+    ("GET", "/admin/campaigns/vaccine/{vaccine}/change/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/clinics/slot/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/clinics/staffmembership/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/auth/user/"): [302, 302, 403, 403, 403, 200],
@@ -95,6 +98,7 @@ def world(db):
         clients[role].force_login(user)
     values = {
         "campaign": slot.campaign.slug,
+        "vaccine": slot.campaign.vaccine_id,
         "public_id": booking.public_id,
         "other_public_id": other.public_id,
         "clinic_a": clinic_a.code,

@@ -1,8 +1,8 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from vaxbook.notifications import services
 from vaxbook.notifications.models import Notification, mask_phone
@@ -44,7 +44,7 @@ class NotificationAdmin(admin.ModelAdmin):
         "created_at",
         "sent_at",
         "subject",
-        "text",
+        "text_shown",
     ]
     readonly_fields = fields
     actions = ["resend"]
@@ -64,6 +64,14 @@ class NotificationAdmin(admin.ModelAdmin):
     @admin.display(description=_("recipient"))
     def recipient_masked(self, notification: Notification) -> str:
         return mask_phone(notification.recipient)
+
+    @admin.display(description=_("text"))
+    def text_shown(self, notification: Notification) -> str:
+        """The text as stored; never a one-time code, even one not yet sent (it would let
+        whoever reads the admin pass someone else's phone check)."""
+        if notification.kind == Notification.Kind.PHONE_CODE:
+            return gettext("A one-time code: its text is not shown.")
+        return notification.text
 
     @admin.display(description=_("booking code"), ordering="booking__code")
     def booking_code(self, notification: Notification) -> str:

@@ -155,6 +155,29 @@ def retry_wait(attempts: int) -> timedelta:
     return timedelta(seconds=min(10 * 2 ** (attempts - 1), settings.VAXBOOK_MESSAGE_RETRY_MAX))
 
 
+SUPERSEDED = "superseded: the booking is no longer confirmed"
+# Messages that only make sense while their booking stands: a confirmation or a reminder still
+# waiting (a retry's backoff, a slow queue) when the booking is cancelled is not sent.
+WHILE_CONFIRMED = {Kind.CONFIRMED, Kind.REMINDER}
+
+
+def _superseded(notification: Notification) -> bool:
+    booking = notification.booking
+    return (
+        notification.kind in WHILE_CONFIRMED
+        and booking is not None
+        and booking.status != booking.Status.CONFIRMED
+    )
+
+
+def _forget_code(notification: Notification) -> None:
+    """A one-time code's text is not kept once it is out (or never will be): whoever reads the
+    outbox, the admin or a backup must not find a live code there. The console channel (only
+    in development) keeps it, to be read on /dev/outbox/."""
+    if notification.kind == Kind.PHONE_CODE and settings.VAXBOOK_SMS_BACKEND != "console":
+        notification.text = ""
+
+
 def deliver(key: str, *, now: datetime | None = None) -> Notification | None:
     """Send one queued message. Returns it as it stands afterwards: ``sent``; ``queued`` again
     after a temporary failure with attempts left (``next_attempt_at`` says when to try again);
@@ -170,11 +193,21 @@ def deliver(key: str, *, now: datetime | None = None) -> Notification | None:
     now = now or timezone.now()
     lease = timedelta(seconds=settings.VAXBOOK_MESSAGE_SENDING_LEASE)
     with transaction.atomic():
-        notification = Notification.objects.select_for_update().filter(key=key).first()
+        notification = (
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("booking")
+            .filter(key=key)
+            .first()
+        )
         if notification is None or notification.status in (
             Notification.Status.SENT,
             Notification.Status.FAILED,
         ):
+            return notification
+        if _superseded(notification):
+            notification.status = Notification.Status.FAILED
+            notification.last_error = SUPERSEDED
+            notification.save(update_fields=["status", "last_error"])
             return notification
         if notification.status == Notification.Status.SENDING and (
             notification.sending_since and notification.sending_since > now - lease
@@ -203,8 +236,11 @@ def deliver(key: str, *, now: datetime | None = None) -> Notification | None:
         notification.next_attempt_at = None if give_up else now + retry_wait(notification.attempts)
         notification.last_error = str(failure)[:500]
         notification.sending_since = None
+        if give_up:
+            _forget_code(notification)
         notification.save(
             update_fields=[
+                "text",
                 "status",
                 "last_error",
                 "sending_since",
@@ -225,8 +261,9 @@ def deliver(key: str, *, now: datetime | None = None) -> Notification | None:
     notification.provider_id = provider_id[:100]
     notification.sent_at = now
     notification.sending_since = None
+    _forget_code(notification)
     notification.save(
-        update_fields=["status", "provider_id", "sent_at", "sending_since", "message_type"]
+        update_fields=["text", "status", "provider_id", "sent_at", "sending_since", "message_type"]
     )
     return notification
 
@@ -268,7 +305,11 @@ def resend_notification(notification_id: int, *, actor: AbstractBaseUser) -> Not
 
     with transaction.atomic():
         notification = Notification.objects.select_for_update().get(pk=notification_id)
-        if notification.status != Notification.Status.FAILED:
+        # a one-time code sent again would be a stale one (the person asks for a new code)
+        if (
+            notification.status != Notification.Status.FAILED
+            or notification.kind == Kind.PHONE_CODE
+        ):
             return notification
         record(
             AuditEvent.Action.MESSAGE_RESENT,
@@ -282,11 +323,12 @@ def resend_notification(notification_id: int, *, actor: AbstractBaseUser) -> Not
                 "last_error": notification.last_error,
             },
         )
+        # last_error stays: the failed attempt may have reached the provider (a timeout after
+        # it took the message), so the next attempt asks it first (deliver's "uncertain")
         notification.status = Notification.Status.QUEUED
         notification.attempts = 0
         notification.next_attempt_at = None
-        notification.last_error = ""
-        notification.save(update_fields=["status", "attempts", "next_attempt_at", "last_error"])
+        notification.save(update_fields=["status", "attempts", "next_attempt_at"])
         key, urgent = notification.key, notification.urgent
         transaction.on_commit(lambda: _enqueue(key, urgent=urgent), robust=True)
     return notification

@@ -3,6 +3,7 @@ SMS or LMS, and its faults (5xx, a stall, a refused number, a worker killed mid-
 ending sent once or failed, never sent twice, and the booking untouched."""
 
 import os
+import re
 import signal
 import time
 from datetime import timedelta
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 import redis
 import time_machine
+from django.test import override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 from bookings import services as booking_services
@@ -19,7 +22,8 @@ from bookings.tests.factories import BookingFactory
 from clinics.tests.factories import SlotFactory
 from vaxbook.celery import app
 from vaxbook.notifications.models import Notification
-from vaxbook.notifications.services import deliver
+from vaxbook.notifications.phone_codes import issue_code
+from vaxbook.notifications.services import deliver, resend_notification
 from vaxbook.notifications.solapi import message_type_for
 from vaxbook.notifications.tests.fake_solapi import FakeSolapi
 
@@ -275,3 +279,62 @@ def test_a_real_worker_retries_a_provider_answering_500_then_gives_up(fake_solap
     assert len(fake_solapi.sends()) == 3
     booking.refresh_from_db()
     assert booking.status == Booking.Status.CONFIRMED
+
+
+@pytest.mark.django_db
+def test_a_resend_after_a_timeout_asks_the_provider_before_sending_again(
+    solapi, django_capture_on_commit_callbacks, admin_user
+):
+    # the provider took the message but answered too late, every time: failed in the end
+    solapi.send_fault = "stall_after_registering"
+    solapi.stall_seconds = 1.5
+    message = _confirmed_message(django_capture_on_commit_callbacks)
+    with override_settings(VAXBOOK_MESSAGE_MAX_ATTEMPTS=1):
+        assert deliver(message.key).status == Notification.Status.FAILED
+    # an official sends it again: the provider is asked first, and it has it
+    solapi.send_fault = None
+    with django_capture_on_commit_callbacks(execute=False):
+        resend_notification(message.pk, actor=admin_user)
+    again = deliver(message.key)
+    assert again.status == Notification.Status.SENT
+    assert len(solapi.sends()) == 1 and len(solapi.lists()) == 1
+
+
+@pytest.mark.django_db
+def test_a_reminder_waiting_when_its_booking_is_cancelled_is_not_sent(
+    solapi, django_capture_on_commit_callbacks
+):
+    solapi.send_fault = 500
+    message = _confirmed_message(django_capture_on_commit_callbacks)
+    assert deliver(message.key).status == Notification.Status.QUEUED  # waits for a retry
+    with django_capture_on_commit_callbacks(execute=False):
+        booking_services.cancel_booking(message.booking_id)
+    solapi.send_fault = None
+    with time_machine.travel(timezone.now() + timedelta(hours=1)):
+        late = deliver(message.key)
+    assert late.status == Notification.Status.FAILED and late.last_error.startswith("superseded")
+    assert len(solapi.sends()) == 1  # only the attempt that got the 500
+
+
+@pytest.mark.django_db
+def test_a_one_time_code_is_not_kept_once_sent_nor_shown_nor_resent(
+    solapi, admin_client, admin_user
+):
+    issue_code("010-1234-5678", "booking", language="ko", address="203.0.113.7")
+    code = Notification.objects.get(kind=Notification.Kind.PHONE_CODE)
+    assert re.search(r"\d{6}", code.text)  # waiting to go: the text holds it
+    page = admin_client.get(reverse("admin:notifications_notification_change", args=[code.pk]))
+    assert page.status_code == 200 and not re.search(r"\b\d{6}\b", _readonly_text(page))
+    sent = deliver(code.key)
+    assert sent.status == Notification.Status.SENT
+    assert re.search(r"\d{6}", solapi.sends()[0].body["messages"][0]["text"])
+    sent.refresh_from_db()
+    assert sent.text == ""
+    Notification.objects.filter(pk=sent.pk).update(status=Notification.Status.FAILED)
+    resend_notification(sent.pk, actor=admin_user)
+    sent.refresh_from_db()
+    assert sent.status == Notification.Status.FAILED  # a stale code is never sent again
+
+
+def _readonly_text(page) -> str:
+    return " ".join(re.findall(r'<div class="readonly">(.*?)</div>', page.content.decode(), re.S))

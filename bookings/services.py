@@ -213,16 +213,23 @@ def send_booking_codes(*, rrn: Rrn, phone: str, language: str) -> int:
     Returns how many bookings the text names: for the caller's logs, never for a page, which
     must read the same whether or not any matched. The text names no registration number."""
     bookings = active_bookings_of_person(rrn=rrn, phone=phone)
+    key = f"code_recovery:{secrets.token_urlsafe(12)}"
     if not bookings:
+        # The same work towards the broker as a match (one task published), so that a slow
+        # broker does not make a match slower than a miss and tell a guesser which it was.
+        # The task finds no message under this key and does nothing.
+        notifications.enqueue_decoy(key)
         return 0
     with transaction.atomic():
         notifications.notify(
             kind=notifications.Kind.CODE_RECOVERY,
             recipient=phone,
-            key=f"code_recovery:{secrets.token_urlsafe(12)}",
+            key=key,
             context={"bookings": [notifications.booking_context(b) for b in bookings]},
             language=language,
-            booking=bookings[0],
+            # It names every matched booking: kept until the retention period, not with the
+            # first of them (whose purge would leave the others' codes in its text).
+            booking=None,
         )
     return len(bookings)
 

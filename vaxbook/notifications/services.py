@@ -76,6 +76,12 @@ def notify(
     transaction.on_commit(lambda: _enqueue(key, urgent=urgent), robust=True)
 
 
+def enqueue_decoy(key: str) -> None:
+    """Publish a send task for a key with no message (it does nothing), where a request must
+    cost the same whether or not it wrote a message (find-my-booking)."""
+    transaction.on_commit(lambda: _enqueue(key, urgent=False), robust=True)
+
+
 def _enqueue(key: str, *, urgent: bool) -> None:
     from vaxbook.notifications.tasks import send_notification
 

@@ -37,6 +37,14 @@ def test_the_booking_page_never_shows_the_number_its_hash_or_ciphertext(admin_cl
     assert "rrn_hmac" not in html and "rrn_encrypted" not in html
 
 
+def test_the_booking_page_masks_the_phone_and_e_mail(admin_client):
+    booking = BookingFactory(rrn=RRN, phone="010-2345-6789", email="minsu.kim@example.org")
+    html = admin_client.get(reverse("admin:bookings_booking_change", args=[booking.pk]))
+    html = html.content.decode()
+    assert "010-****-6789" in html and "2345" not in html
+    assert "m***@example.org" in html and "minsu.kim" not in html
+
+
 @pytest.mark.parametrize("term", ["K7M2QX9P", "k7m2qx9p", " k7m2qx9p "])
 def test_search_by_code_in_any_case(admin_client, booking, term):
     BookingFactory(status=Booking.Status.CONFIRMED, code="ABCDEFGH")

@@ -9,10 +9,13 @@ from django.db import IntegrityError, transaction
 from django.test import Client
 from django.urls import reverse
 
+from bookings.services import confirm_booking
+from bookings.tests.factories import BookingFactory
 from campaigns.models import Campaign, Vaccine
 from campaigns.tests.admin_forms import campaign_form, campaign_page
 from campaigns.tests.factories import CampaignFactory, VaccineFactory
-from clinics.tests.factories import UserFactory
+from clinics.tests.factories import SlotFactory, UserFactory
+from vaxbook.notifications.services import render
 from vaxbook.roles import OFFICIALS, ensure_roles
 
 pytestmark = pytest.mark.django_db
@@ -139,8 +142,9 @@ def test_the_vaccine_list_shows_the_schedule(official):
     VaccineFactory(name="Janssen", doses=1, **dict.fromkeys(TWO_DOSES.keys() - {"doses"}))
     response = official.get(reverse("admin:campaigns_vaccine_changelist"))
     assert response.status_code == 200
-    names = [v.name for v in response.context["cl"].result_list]
-    assert names == ["AstraZeneca", "Janssen"]
+    changelist = response.context["cl"]
+    assert {"doses", "interval", "ages"} <= set(changelist.list_display)
+    assert [v.name for v in changelist.result_list] == ["AstraZeneca", "Janssen"]
 
 
 def test_the_campaign_page_picks_the_vaccine_from_the_list(official):
@@ -165,7 +169,9 @@ def test_the_campaign_list_filters_by_vaccine(official):
         reverse("admin:campaigns_campaign_changelist"), {"vaccine__id__exact": janssen.pk}
     )
     assert response.status_code == 200
-    assert [c.pk for c in response.context["cl"].result_list] == [with_janssen.pk]
+    changelist = response.context["cl"]
+    assert "vaccine" in [getattr(spec, "field_path", None) for spec in changelist.filter_specs]
+    assert [c.pk for c in changelist.result_list] == [with_janssen.pk]
 
 
 def test_a_vaccine_in_use_is_not_deleted_with_its_campaigns():
@@ -186,3 +192,22 @@ def test_the_api_gives_the_vaccine_as_its_name():
         "with": "Pfizer-BioNTech",
         "without": "",
     }
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+@pytest.mark.parametrize("vaccine", ["Moderna", None])
+def test_the_confirmation_text_names_the_vaccine_or_nothing(vaccine, language):
+    campaign = CampaignFactory(vaccine=VaccineFactory(name=vaccine) if vaccine else None)
+    booking = confirm_booking(BookingFactory(slot=SlotFactory(campaign=campaign)).pk)
+    context = {
+        "booking": booking,
+        "campaign": campaign,
+        "clinic": booking.slot.clinic,
+        "slot": booking.slot,
+        "link": "https://example.test/booking/",
+    }
+    text = render("confirmed", "sms", context, language=language)
+    if vaccine:
+        assert vaccine in text
+    else:  # not the template engine's rendering of a missing vaccine
+        assert "None" not in text

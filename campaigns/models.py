@@ -141,6 +141,9 @@ class Vaccine(models.Model):
         return errors
 
 
+LATEST_REMINDER = time(23, 0)
+
+
 class Campaign(models.Model):
     """A vaccination campaign for one age cohort, with the window in which booking is open."""
 
@@ -258,6 +261,12 @@ class Campaign(models.Model):
             errors["closes_at"] = gettext("Booking must close after it opens.")
         if self.born_from and self.born_to and self.born_from > self.born_to:
             errors["born_to"] = gettext("The last birth date must not be before the first.")
+        if self.reminder_time and self.reminder_time > LATEST_REMINDER:
+            # the reminders' task runs every few minutes: a time too near midnight could fall
+            # between two runs, after which the appointment is "today" and no reminder goes
+            errors["reminder_time"] = gettext(
+                "Reminders go out by %(latest)s at the latest (Korea time)."
+            ) % {"latest": LATEST_REMINDER.strftime("%H:%M")}
         if errors:
             raise ValidationError(errors)
 

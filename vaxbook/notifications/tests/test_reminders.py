@@ -261,3 +261,16 @@ def test_beat_runs_the_reminders_every_few_minutes():
         if e["task"] == "vaxbook.notifications.tasks.send_due_reminders"
     ]
     assert entry["schedule"] <= 600
+
+
+@pytest.mark.django_db
+def test_officials_cannot_set_a_reminder_time_the_task_could_miss():
+    from django.core.exceptions import ValidationError
+
+    campaign = CampaignFactory()
+    campaign.reminder_time = time(23, 58)  # between two runs of the task, then "today"
+    with pytest.raises(ValidationError) as refused:
+        campaign.full_clean()
+    assert list(refused.value.message_dict) == ["reminder_time"]
+    campaign.reminder_time = time(23, 0)
+    campaign.full_clean()

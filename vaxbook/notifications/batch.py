@@ -14,7 +14,7 @@ from typing import TypeVar
 from django.db import connection, transaction
 
 from vaxbook.notifications.models import Notification
-from vaxbook.notifications.services import render
+from vaxbook.notifications.services import enqueue, render
 
 T = TypeVar("T")
 
@@ -80,12 +80,10 @@ def notify_batch(messages: Iterable[Message]) -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         written = [key for (key,) in cursor.fetchall()]
-    transaction.on_commit(lambda: _enqueue(written), robust=True)
+    transaction.on_commit(lambda: _enqueue_all(written), robust=True)
     return written
 
 
-def _enqueue(keys: list[str]) -> None:
-    from vaxbook.notifications.tasks import send_notification
-
-    for key in keys:
-        send_notification.delay(key)
+def _enqueue_all(keys: list[str]) -> None:
+    for key in keys:  # batches are never urgent: the default queue, as services decides it
+        enqueue(key, urgent=False)

@@ -73,16 +73,17 @@ def notify(
         ],
         ignore_conflicts=True,
     )
-    transaction.on_commit(lambda: _enqueue(key, urgent=urgent), robust=True)
+    transaction.on_commit(lambda: enqueue(key, urgent=urgent), robust=True)
 
 
 def enqueue_decoy(key: str) -> None:
     """Publish a send task for a key with no message (it does nothing), where a request must
     cost the same whether or not it wrote a message (find-my-booking)."""
-    transaction.on_commit(lambda: _enqueue(key, urgent=False), robust=True)
+    transaction.on_commit(lambda: enqueue(key, urgent=False), robust=True)
 
 
-def _enqueue(key: str, *, urgent: bool) -> None:
+def enqueue(key: str, *, urgent: bool) -> None:
+    """Publish the send task of the message under ``key``: the one place that picks the queue."""
     from vaxbook.notifications.tasks import send_notification
 
     # "urgent" is consumed ahead of the default queue by every worker (settings.py, Celery)
@@ -299,7 +300,7 @@ def redeliver_stalled(*, now: datetime | None = None) -> int:
     its question to the provider make a duplicate task harmless. Returns how many."""
     stalled = stalled_messages(now=now)
     for key, urgent in stalled:
-        _enqueue(key, urgent=urgent)
+        enqueue(key, urgent=urgent)
     return len(stalled)
 
 
@@ -336,5 +337,5 @@ def resend_notification(notification_id: int, *, actor: AbstractBaseUser) -> Not
         notification.next_attempt_at = None
         notification.save(update_fields=["status", "attempts", "next_attempt_at"])
         key, urgent = notification.key, notification.urgent
-        transaction.on_commit(lambda: _enqueue(key, urgent=urgent), robust=True)
+        transaction.on_commit(lambda: enqueue(key, urgent=urgent), robust=True)
     return notification

@@ -123,14 +123,48 @@ class PhoneNotVerified(BookingRefused):
 
 
 class SlotUnavailable(BookingRefused):
-    """Reasons: ``not_offered`` (not this campaign's), ``started``, ``full``."""
+    """Reasons: ``not_offered`` (not this campaign's), ``started``, ``full``, ``no_later_dose``
+    (the clinic has no place for a later dose within the vaccine's interval),
+    ``later_changed`` (the time shown for a later dose is no longer free), ``too_late`` (a move
+    into a time whose changes have closed), ``same`` (a move to the time already booked)."""
 
     code = "slot_unavailable"
     texts = {
         "not_offered": gettext_lazy("That time is not offered in this campaign."),
         "started": gettext_lazy("That time has already passed. Choose another one."),
         "full": gettext_lazy("That time is full. Choose another one."),
+        "no_later_dose": gettext_lazy(
+            "This clinic has no free time for the next dose within the vaccine's interval "
+            "after that day. Choose another day or clinic."
+        ),
+        "later_changed": gettext_lazy(
+            "The time offered for the next dose has just been taken. Check the new one and "
+            "submit again."
+        ),
+        "too_late": gettext_lazy(
+            "That time is too soon: appointments can no longer be changed into it. Choose a "
+            "later one."
+        ),
+        "same": gettext_lazy("That is the time already booked. Choose another one."),
     }
+
+
+class NotMovable(BookingRefused):
+    """Reasons: ``not_confirmed`` (only a confirmed booking moves), ``checked_in`` (every dose
+    left has been given), ``deadline`` (changes closed: parameter ``deadline``)."""
+
+    code = "not_movable"
+
+    @property
+    def message(self) -> str:
+        if self.reason == "deadline":
+            return gettext(
+                "This appointment can no longer be changed: changes closed at %(deadline)s. "
+                "To cancel it, use the cancel button."
+            ) % {"deadline": format_kst(self.params["deadline"])}
+        if self.reason == "checked_in":
+            return gettext("Every dose of this booking has been given: there is nothing to move.")
+        return gettext("Only a confirmed booking can be moved.")
 
 
 class NotCancellable(BookingRefused):

@@ -6,14 +6,16 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
+from bookings import doses
 from bookings.errors import (
     AlreadyBooked,
     CannotCheckIn,
     CannotRebook,
     NotCancellable,
+    NotMovable,
     OutOfCohort,
     PassBeforeWindow,
     PassFull,
@@ -154,48 +156,56 @@ def request_booking(
     *,
     identity: Identity,
     slot_id: int,
+    later_slot_ids: list[int] | None = None,
     admission: Pass | None = None,
     now: datetime | None = None,
     language: str | None = None,
     verified_phone: str | None = None,
 ) -> Booking:
-    """Create a ``pending`` booking and enqueue its confirmation once the row is committed.
+    """Create a ``pending`` booking (with a pending row for every later dose of the campaign's
+    vaccine) and enqueue its confirmation once the rows are committed. Returns the first dose's
+    row: the booking.
+
+    ``later_slot_ids`` are the slots shown for the later doses (``bookings.doses``); they must
+    still fit the schedule and have places, or ``SlotUnavailable`` (``later_changed``) says that
+    the offer changed. Without them they are chosen here (the API). No slot for a later dose:
+    ``SlotUnavailable`` (``no_later_dose``).
 
     Refuses (``BookingRefused``) a campaign that wants a verified phone when ``verified_phone``
     (the phone a one-time code proved, ``vaxbook.notifications.phone_codes``) is not the
     identity's phone; what ``check_booking_allowed`` refuses; and a slot that is not this
     campaign's, is past or is visibly full. When it refuses, no booking is written (the
-    person's place on the pass may stay: see ``check_booking_allowed``). Whether the place is
+    person's place on the pass may stay: see ``check_booking_allowed``). Whether the places are
     really taken is decided by ``confirm_booking``, not here.
     """
     now = now or timezone.now()
     check_phone_verified(campaign, phone=identity.phone, verified_phone=verified_phone)
     check_booking_allowed(campaign, rrn=identity.rrn, admission=admission, now=now)
     person = rrn_hmac(identity.rrn)
-    slot = Slot.objects.filter(pk=slot_id, campaign=campaign).first()
-    if slot is None:
-        raise SlotUnavailable(reason="not_offered")
-    if slot.starts_at <= now:
-        raise SlotUnavailable(reason="started")
-    if slot.booked >= slot.capacity:
-        raise SlotUnavailable(reason="full")
+    slot = _offered(campaign, slot_id, now=now)
+    later = _later_slots(campaign, first=slot, later_slot_ids=later_slot_ids, now=now)
+    fields = {
+        "campaign": campaign,
+        "name": identity.name,
+        "phone": identity.phone,
+        "email": identity.email,
+        "birth_date": identity.rrn.birth_date,
+        "rrn_gender_digit": identity.rrn.gender_digit,
+        "rrn_hmac": person,
+        "rrn_encrypted": encrypt_rrn(identity.rrn),
+        "requested_at": now,
+        "admission_pass": admission.ticket_id if admission else "",
+        "waiting_room_required": campaign.waiting_room_enabled,
+        "language": language or settings.LANGUAGE_CODE,
+    }
     try:
         with transaction.atomic():
-            booking = Booking.objects.create(
-                campaign=campaign,
-                slot=slot,
-                name=identity.name,
-                phone=identity.phone,
-                email=identity.email,
-                birth_date=identity.rrn.birth_date,
-                rrn_gender_digit=identity.rrn.gender_digit,
-                rrn_hmac=person,
-                rrn_encrypted=encrypt_rrn(identity.rrn),
-                requested_at=now,
-                admission_pass=admission.ticket_id if admission else "",
-                waiting_room_required=campaign.waiting_room_enabled,
-                language=language or settings.LANGUAGE_CODE,
-            )
+            booking = Booking.objects.create(slot=slot, **fields)
+            if later:
+                Booking.objects.bulk_create(
+                    Booking(slot=later_slot, dose=dose, first_dose=booking, **fields)
+                    for dose, later_slot in enumerate(later, start=2)
+                )
             # robust: if the broker is down the booking still stands (the row is the truth) and
             # the person still gets its status page; the sweep enqueues it later.
             transaction.on_commit(lambda: _enqueue_confirmation(booking.pk), robust=True)
@@ -205,6 +215,49 @@ def request_booking(
         raise AlreadyBooked() from None
     logger.info("booking %s requested for slot %s", booking.public_id, slot.pk)
     return booking
+
+
+def _offered(campaign: Campaign, slot_id: int, *, now: datetime) -> Slot:
+    """The slot, if this campaign offers it, it has not started and it visibly has a place."""
+    slot = Slot.objects.filter(pk=slot_id, campaign=campaign).first()
+    if slot is None:
+        raise SlotUnavailable(reason="not_offered")
+    if slot.starts_at <= now:
+        raise SlotUnavailable(reason="started")
+    if slot.booked >= slot.capacity:
+        raise SlotUnavailable(reason="full")
+    return slot
+
+
+def _later_slots(
+    campaign: Campaign,
+    *,
+    first: Slot,
+    later_slot_ids: list[int] | None,
+    now: datetime,
+    leaving: tuple[int, ...] = (),
+) -> list[Slot]:
+    """The slots of the later doses for a first dose at ``first``: those given, checked, or
+    those ``bookings.doses`` offers. ``leaving``: slots the course gives up in the same change
+    (a move), whose places count as free for it."""
+    if not doses.later_doses(campaign):
+        return []
+    if later_slot_ids is None:
+        found = doses.later_dose_slots(campaign, first=first, now=now)
+        if found is None:
+            raise SlotUnavailable(reason="no_later_dose")
+        return found
+    by_id = Slot.objects.in_bulk(later_slot_ids)
+    later = [by_id.get(slot_id) for slot_id in later_slot_ids]
+    if (
+        None in later
+        or not doses.fits_schedule(campaign, [first, *later])
+        or any(slot.clinic_id != first.clinic_id for slot in later)
+        or any(slot.starts_at <= now for slot in later)
+        or any(slot.booked >= slot.capacity and slot.pk not in leaving for slot in later)
+    ):
+        raise SlotUnavailable(reason="later_changed")
+    return later
 
 
 def send_booking_codes(*, rrn: Rrn, phone: str, language: str) -> int:
@@ -264,32 +317,85 @@ def _locked(booking_id: int, *related: str):
     )
 
 
+def _shift_places(deltas: dict[int, int]) -> int | None:
+    """Take (+n) and give back (-n) places on slots, in one order (slot id) so that two
+    transactions never wait for each other's slots in a circle. A take is the conditional
+    ``UPDATE … SET booked = booked + n WHERE booked + n <= capacity``. When one cannot be
+    taken, what this call already did is undone (the caller holds those rows' locks until its
+    transaction ends, so nobody saw it) and that slot's id is returned; None when all applied.
+    """
+    done: list[tuple[int, int]] = []
+    for slot_id, delta in sorted(deltas.items()):
+        if delta == 0:
+            continue
+        if delta > 0:
+            changed = Slot.objects.filter(pk=slot_id, booked__lte=F("capacity") - delta).update(
+                booked=F("booked") + delta
+            )
+        else:
+            changed = Slot.objects.filter(pk=slot_id, booked__gte=-delta).update(
+                booked=F("booked") + delta
+            )
+        if changed != 1:
+            for undo_id, undo_delta in reversed(done):
+                Slot.objects.filter(pk=undo_id).update(booked=F("booked") - undo_delta)
+            return slot_id
+        done.append((slot_id, delta))
+    return None
+
+
+def _places(rows, sign: int = 1) -> dict[int, int]:
+    deltas: dict[int, int] = {}
+    for row in rows:
+        deltas[row.slot_id] = deltas.get(row.slot_id, 0) + sign
+    return deltas
+
+
+def _locked_course(booking_id: int, *related: str) -> list[Booking]:
+    """Every row of the course of ``booking_id`` (any of its doses), first dose first, locked
+    until the end of the transaction; empty when there is no such booking."""
+    rows = list(
+        Booking.objects.select_for_update(of=("self",))
+        .select_related(*related)
+        .filter(Q(pk=booking_id) | Q(first_dose_id=booking_id))
+        .order_by("dose")
+    )
+    if rows and rows[0].first_dose_id is not None:  # a later dose's id: lock its course
+        return _locked_course(rows[0].first_dose_id, *related)
+    return rows
+
+
 def _decide(booking_id: int, *, now: datetime) -> tuple[Booking | None, bool]:
     """The booking and whether this call decided it (False: gone, or decided before)."""
     with transaction.atomic():
-        booking = _locked(booking_id, "campaign", "slot__clinic").first()
-        if booking is None or booking.status != Booking.Status.PENDING:
+        course = _locked_course(booking_id, "campaign", "slot__clinic")
+        if not course:
+            return None, False
+        booking = course[0]
+        if booking.status != Booking.Status.PENDING:
             return booking, False
-        booking.decided_at = now
         fields = ["status", "decided_at", "reject_reason"]
+        reason = None
         if not windows.is_open(
             booking.campaign, at=booking.requested_at, birth_date=booking.birth_date
         ):
-            booking.status = Booking.Status.REJECTED
-            booking.reject_reason = Booking.RejectReason.OUTSIDE_WINDOW
-        elif (
-            Slot.objects.filter(pk=booking.slot_id, booked__lt=F("capacity")).update(
-                booked=F("booked") + 1
+            reason = Booking.RejectReason.OUTSIDE_WINDOW
+        elif (full := _shift_places(_places(course))) is not None:
+            reason = (
+                Booking.RejectReason.SLOT_FULL
+                if full == booking.slot_id
+                else Booking.RejectReason.LATER_DOSE_FULL
             )
-            == 1
-        ):
-            booking.status = Booking.Status.CONFIRMED
-            booking.code = new_booking_code()
-            fields.append("code")
-        else:
-            booking.status = Booking.Status.REJECTED
-            booking.reject_reason = Booking.RejectReason.SLOT_FULL
-        booking.save(update_fields=fields)
+        code = new_booking_code() if reason is None else None
+        for row in course:
+            row.decided_at = now
+            if reason is None:
+                row.status = Booking.Status.CONFIRMED
+                row.code = code if row.dose == 1 else f"{code}-{row.dose}"
+            else:
+                row.status = Booking.Status.REJECTED
+                row.reject_reason = reason
+            row.save(update_fields=[*fields, "code"] if reason is None else fields)
         notifications.booking_decided(booking)
     return booking, True
 
@@ -337,51 +443,252 @@ def give_up_booking(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        booking = _locked(booking_id, "campaign", "slot__clinic").first()
-        if booking is None:
+        course = _locked_course(booking_id, "campaign", "slot__clinic")
+        if not course:
             return None
+        booking = course[0]
         if booking.status != Booking.Status.PENDING:
             return booking
-        booking.status = Booking.Status.REJECTED
-        booking.reject_reason = reason
-        booking.decided_at = now
-        booking.save(update_fields=["status", "reject_reason", "decided_at"])
+        for row in course:
+            row.status = Booking.Status.REJECTED
+            row.reject_reason = reason
+            row.decided_at = now
+            row.save(update_fields=["status", "reject_reason", "decided_at"])
         notifications.booking_decided(booking)
     logger.warning("booking %s %s (%s)", booking.public_id, booking.status, reason)
     return booking
 
 
-def check_booking_cancellable(booking: Booking, *, now: datetime | None = None) -> None:
-    """Raise ``NotCancellable`` if this booking may not be cancelled now: no longer active
-    (``not_active``), its person has checked in (``checked_in``: the booking is the record that
-    they came, and the place stays taken), or its day is over (``past``). The cancel page asks
-    this before it offers the button; ``cancel_booking`` asks it again under the row lock."""
-    now = now or timezone.now()
-    if not booking.is_active:
+def _cancellable_rows(course: list[Booking], *, now: datetime) -> list[Booking]:
+    """The appointments of a course that cancelling would cancel, or ``NotCancellable``:
+    every active one not given yet whose day has not passed."""
+    today = timezone.localdate(now)
+    if not any(row.is_active for row in course):
         raise NotCancellable(reason="not_active")
-    if booking.checked_in_at is not None:
-        raise NotCancellable(reason="checked_in")
-    if booking.slot.date < timezone.localdate(now):
-        raise NotCancellable(reason="past")
+    rows = [
+        row
+        for row in course
+        if row.is_active and row.checked_in_at is None and row.slot.date >= today
+    ]
+    if not rows:
+        given = any(row.checked_in_at is not None for row in course)
+        raise NotCancellable(reason="checked_in" if given else "past")
+    return rows
+
+
+def check_booking_cancellable(booking: Booking, *, now: datetime | None = None) -> None:
+    """Raise ``NotCancellable`` if this booking has nothing to cancel now: no longer active
+    (``not_active``), every dose left given (``checked_in``: the booking is the record that
+    they came, and the place stays taken), or the days over (``past``). Cancelling cancels
+    every dose not given yet. The cancel page asks this before it offers the button;
+    ``cancel_booking`` asks it again under the row locks."""
+    from bookings.selectors import course_of
+
+    _cancellable_rows(course_of(booking), now=now or timezone.now())
 
 
 def cancel_booking(booking_id: int, *, now: datetime | None = None) -> Booking:
-    """Cancel a pending or confirmed booking; a confirmed one gives its place back.
+    """Cancel every appointment of a booking's course not given yet (pending or confirmed); a
+    confirmed one gives its place back. Returns the course's first-dose row.
 
-    Refuses what ``check_booking_cancellable`` refuses, checked under the booking's row lock,
+    Refuses what ``check_booking_cancellable`` refuses, checked under the course's row locks,
     so a check-in and a cancel at the same moment cannot both happen."""
     now = now or timezone.now()
     with transaction.atomic():
-        booking = _locked(booking_id, "campaign", "slot__clinic").get()
-        check_booking_cancellable(booking, now=now)
-        if booking.status == Booking.Status.CONFIRMED:
-            Slot.objects.filter(pk=booking.slot_id, booked__gt=0).update(booked=F("booked") - 1)
-        booking.status = Booking.Status.CANCELLED
-        booking.cancelled_at = now
-        booking.save(update_fields=["status", "cancelled_at"])
+        course = _locked_course(booking_id, "campaign", "slot__clinic")
+        if not course:
+            raise Booking.DoesNotExist(booking_id)
+        rows = _cancellable_rows(course, now=now)
+        confirmed = [row for row in rows if row.status == Booking.Status.CONFIRMED]
+        _shift_places(_places(confirmed, -1))
+        for row in rows:
+            row.status = Booking.Status.CANCELLED
+            row.cancel_reason = Booking.CancelReason.BY_PERSON
+            row.cancelled_at = now
+            row.save(update_fields=["status", "cancel_reason", "cancelled_at"])
+        booking = course[0]
         notifications.booking_cancelled(booking)
-    logger.info("booking %s cancelled", booking.public_id)
+    logger.info("booking %s cancelled (%d appointments)", booking.public_id, len(rows))
     return booking
+
+
+def _movable_rows(course: list[Booking], *, now: datetime) -> list[Booking]:
+    """The appointments a move changes (the first not given, and the later doses with it), or
+    ``NotMovable``."""
+    if course[0].status != Booking.Status.CONFIRMED:
+        raise NotMovable(reason="not_confirmed")
+    rows = [
+        row
+        for row in course
+        if row.status == Booking.Status.CONFIRMED and row.checked_in_at is None
+    ]
+    if not rows:
+        raise NotMovable(reason="checked_in")
+    deadline = course[0].campaign.change_deadline(rows[0].slot.date)
+    if now >= deadline:
+        raise NotMovable(reason="deadline", deadline=deadline)
+    return rows
+
+
+def check_booking_movable(booking: Booking, *, now: datetime | None = None) -> list[Booking]:
+    """The appointments moving this booking would change, first first, or ``NotMovable``:
+    not confirmed, every dose given, or past the change deadline of the first one to move
+    (``Campaign.change_deadline``)."""
+    from bookings.selectors import course_of
+
+    return _movable_rows(course_of(booking), now=now or timezone.now())
+
+
+def plan_move(
+    booking: Booking,
+    *,
+    slot_id: int,
+    later_slot_ids: list[int] | None = None,
+    now: datetime | None = None,
+) -> list[tuple[Booking, Slot]]:
+    """Where each moving appointment of ``booking`` would go if its first moves to
+    ``slot_id``: [(appointment, new slot)], or the refusal. A later dose keeps its time where
+    that still fits the vaccine's interval after the new one before it; otherwise it goes to
+    the time ``bookings.doses`` offers. With ``later_slot_ids`` (the times shown to the person),
+    exactly those, checked. All doses of a course are at one clinic. Reads only: the move page
+    shows it and ``move_booking`` takes it."""
+    from bookings.selectors import course_of
+
+    now = now or timezone.now()
+    course = course_of(booking)
+    rows = _movable_rows(course, now=now)
+    campaign = booking.campaign
+    leaving = tuple(row.slot_id for row in rows)
+    new_first = _check_new_first(campaign, course, rows, slot_id=slot_id, leaving=leaving, now=now)
+    plan = [(rows[0], new_first)]
+    if later_slot_ids is not None:
+        if len(later_slot_ids) != len(rows) - 1:
+            raise SlotUnavailable(reason="later_changed")
+        later = _checked_chain(campaign, new_first, later_slot_ids, now=now, leaving=leaving)
+        return plan + list(zip(rows[1:], later, strict=True))
+    previous = new_first
+    for row in rows[1:]:
+        keep = row.slot
+        if keep.clinic_id == previous.clinic_id and doses.within_interval(
+            campaign.vaccine, previous=previous.date, day=keep.date
+        ):
+            slot = keep
+        else:
+            slot = doses.next_dose_slot(campaign, after=previous, now=now)
+            if slot is None:
+                raise SlotUnavailable(reason="no_later_dose")
+        plan.append((row, slot))
+        previous = slot
+    return plan
+
+
+def _check_new_first(
+    campaign: Campaign,
+    course: list[Booking],
+    rows: list[Booking],
+    *,
+    slot_id: int,
+    leaving: tuple,
+    now: datetime,
+) -> Slot:
+    """The slot the first moving appointment would go to, or the refusal."""
+    new_first = Slot.objects.select_related("clinic").filter(pk=slot_id, campaign=campaign).first()
+    if new_first is None:
+        raise SlotUnavailable(reason="not_offered")
+    if new_first.pk == rows[0].slot_id:
+        raise SlotUnavailable(reason="same")
+    if new_first.starts_at <= now:
+        raise SlotUnavailable(reason="started")
+    if campaign.change_deadline(new_first.date) <= now:
+        raise SlotUnavailable(reason="too_late")
+    if new_first.booked >= new_first.capacity and new_first.pk not in leaving:
+        raise SlotUnavailable(reason="full")
+    given = [row for row in course if row.dose < rows[0].dose]
+    if given:  # a later dose moves alone: after the dose before it, at its clinic
+        before = given[-1].slot
+        if new_first.clinic_id != before.clinic_id or not doses.within_interval(
+            campaign.vaccine, previous=before.date, day=new_first.date
+        ):
+            raise SlotUnavailable(reason="not_offered")
+    return new_first
+
+
+def _checked_chain(
+    campaign: Campaign, first: Slot, slot_ids: list[int], *, now: datetime, leaving: tuple
+) -> list[Slot]:
+    by_id = Slot.objects.in_bulk(slot_ids)
+    chain = [by_id.get(slot_id) for slot_id in slot_ids]
+    previous = first
+    for slot in chain:
+        if (
+            slot is None
+            or slot.campaign_id != campaign.pk
+            or slot.clinic_id != first.clinic_id
+            or slot.starts_at <= now
+            or not doses.within_interval(campaign.vaccine, previous=previous.date, day=slot.date)
+            or (slot.booked >= slot.capacity and slot.pk not in leaving)
+        ):
+            raise SlotUnavailable(reason="later_changed")
+        previous = slot
+    return chain
+
+
+def move_booking(
+    booking_id: int,
+    *,
+    slot_id: int,
+    later_slot_ids: list[int] | None = None,
+    admission: Pass | None = None,
+    now: datetime | None = None,
+) -> Booking:
+    """Move a confirmed booking's first appointment not given yet to ``slot_id``, and its
+    later doses with it (``plan_move``). Returns the course's first-dose row.
+
+    The same rules as a new booking: the person's window must be open now and, with the
+    waiting room on, the admission pass must be able to book for them (a move is no way in
+    before the opening). In one transaction under the course's row locks: the new places are
+    taken (conditionally, as the confirmation takes them) and the old ones given back; if one
+    new place is gone, ``SlotUnavailable`` (``full``) and nothing changed — the booking stands
+    as it was. The person is sent a ``changed`` message."""
+    now = now or timezone.now()
+    booking = Booking.objects.select_related("campaign__vaccine", "slot__clinic").get(pk=booking_id)
+    head = booking if booking.is_first_dose else booking.first_dose
+    campaign = head.campaign
+    _check_window_for_change(campaign, head, admission=admission, now=now)
+    with transaction.atomic():
+        course = _locked_course(head.pk, "campaign__vaccine", "slot__clinic")
+        plan = plan_move(course[0], slot_id=slot_id, later_slot_ids=later_slot_ids, now=now)
+        deltas = _places([row for row, _ in plan], -1)
+        for _, slot in plan:
+            deltas[slot.pk] = deltas.get(slot.pk, 0) + 1
+        if _shift_places(deltas) is not None:
+            raise SlotUnavailable(reason="full")
+        for row, slot in plan:
+            if row.slot_id != slot.pk:
+                row.slot = slot
+                row.moved_at = now
+                row.save(update_fields=["slot", "moved_at"])
+        head = course[0]
+        notifications.booking_changed(head, extra=f"moved-{int(now.timestamp())}")
+    logger.info("booking %s moved", head.public_id)
+    return head
+
+
+def _check_window_for_change(
+    campaign: Campaign, booking: Booking, *, admission: Pass | None, now: datetime
+) -> None:
+    born = booking.birth_date
+    state = windows.window_state(campaign, now=now, birth_date=born)
+    if not windows.covers(campaign, born) or state is not windows.WindowState.OPEN:
+        raise WindowClosed(
+            reason="window", campaign=campaign, state=state, now=now, birth_date=born
+        )
+    if campaign.waiting_room_enabled:
+        if admission is None:
+            raise WindowClosed(reason="no_pass")
+        bind_pass_to_person(
+            campaign, admission=admission, rrn=decrypt_rrn(booking.rrn_encrypted), now=now
+        )
 
 
 def check_in_booking(booking_id: int, *, by, now: datetime | None = None) -> Booking:
@@ -445,3 +752,207 @@ def sweep_pending_bookings(*, now: datetime | None = None) -> int:
             continue
         decided += 1
     return decided
+
+
+def mark_no_shows(*, now: datetime | None = None) -> int:
+    """After a day ends (Korea time), every confirmed appointment of it not checked in becomes
+    ``no_show`` and gives its place back (``booked`` counts confirmed appointments). When that
+    is a first dose, the course's later doses are useless: they are cancelled
+    (``first_dose_missed``), their places freed, and the person told. Returns how many
+    appointments became no-shows. Idempotent: a second run finds nothing left to mark."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    missed = (
+        Booking.objects.filter(
+            status=Booking.Status.CONFIRMED, checked_in_at__isnull=True, slot__date__lt=today
+        )
+        .order_by("pk")
+        .values_list("pk", "first_dose_id")
+    )
+    heads = sorted({first or pk for pk, first in missed.iterator(chunk_size=2000)})
+    marked = 0
+    for head in heads:
+        with transaction.atomic():
+            course = _locked_course(head, "campaign", "slot__clinic")
+            no_shows = [
+                row
+                for row in course
+                if row.status == Booking.Status.CONFIRMED
+                and row.checked_in_at is None
+                and row.slot.date < today
+            ]
+            if not no_shows:
+                continue
+            freed = []
+            if course[0] in no_shows:
+                freed = [row for row in course[1:] if row.is_active and row not in no_shows]
+            _shift_places(_places(no_shows + [r for r in freed if r.status == "confirmed"], -1))
+            for row in no_shows:
+                row.status = Booking.Status.NO_SHOW
+                row.save(update_fields=["status"])
+            for row in freed:
+                row.status = Booking.Status.CANCELLED
+                row.cancel_reason = Booking.CancelReason.FIRST_DOSE_MISSED
+                row.cancelled_at = now
+                row.save(update_fields=["status", "cancel_reason", "cancelled_at"])
+            if freed:
+                notifications.booking_changed(course[0], extra="first-dose-missed")
+            marked += len(no_shows)
+    if marked:
+        logger.info("%d appointments marked no-show", marked)
+    return marked
+
+
+def _free_slots_near(row: Booking, course: list[Booking], *, closed_day, now: datetime):
+    """The slots ``row`` could move to when its day closes, nearest to its time first: the
+    same clinic and campaign, another day, not started, a place left, and inside the vaccine's
+    interval from the dose before and to the dose after."""
+    from clinics.selectors import upcoming
+
+    slot = row.slot
+    candidates = (
+        Slot.objects.filter(upcoming(now), campaign_id=slot.campaign_id, clinic_id=slot.clinic_id)
+        .exclude(date=closed_day)
+        .filter(booked__lt=F("capacity"))
+    )
+    vaccine = row.campaign.vaccine
+    neighbours = {other.dose: other for other in course if other.is_active or other.checked_in_at}
+    before, after = neighbours.get(row.dose - 1), neighbours.get(row.dose + 1)
+    if before is not None:
+        shortest, _, longest = doses.interval(vaccine)
+        candidates = candidates.filter(
+            date__gte=before.slot.date + timedelta(days=shortest),
+            date__lte=before.slot.date + timedelta(days=longest),
+        )
+    if after is not None and after.slot.date != closed_day:
+        shortest, _, longest = doses.interval(vaccine)
+        candidates = candidates.filter(
+            date__gte=after.slot.date - timedelta(days=longest),
+            date__lte=after.slot.date - timedelta(days=shortest),
+        )
+    origin = datetime.combine(slot.date, slot.start_time)
+    return sorted(
+        candidates,
+        key=lambda s: (
+            abs((datetime.combine(s.date, s.start_time) - origin).total_seconds()),
+            s.date,
+            s.start_time,
+        ),
+    )
+
+
+def close_clinic_day(clinic, day, *, reason: str, actor, now: datetime | None = None):
+    """Close ``clinic`` on ``day`` (Korea time) for every campaign: each appointment of the day
+    not given yet is moved to the nearest free place at the same clinic that keeps its course
+    inside the vaccine's interval, or, where there is none, rejected (``clinic_closed``) with
+    the course's later doses; the day's slots then take no more bookings (capacity = what is
+    left booked: the people already checked in). One transaction, one audit event, each person
+    told (a ``changed`` message). Returns the ``ClinicDayClosure``.
+
+    Refuses a day already past or already closed (``ValueError`` with the reason)."""
+    from clinics.models import ClinicDayClosure
+    from vaxbook.auditlog.models import AuditEvent
+    from vaxbook.auditlog.services import record
+
+    now = now or timezone.now()
+    if day < timezone.localdate(now):
+        raise ValueError("past")
+    with transaction.atomic():
+        if ClinicDayClosure.objects.filter(clinic=clinic, date=day).exists():
+            raise ValueError("closed")
+        on_day = Booking.objects.filter(
+            slot__clinic=clinic,
+            slot__date=day,
+            status__in=Booking.ACTIVE_STATUSES,
+            checked_in_at__isnull=True,
+        )
+        # the courses first, then the day's slots: a confirmation that took a place just
+        # before is waited for by the slot update, and found by the second look
+        heads = {first or pk for pk, first in on_day.values_list("pk", "first_dose_id")}
+        _lock_courses(heads)
+        Slot.objects.filter(clinic=clinic, date=day).update(capacity=F("booked"))
+        late = {first or pk for pk, first in on_day.values_list("pk", "first_dose_id")} - heads
+        _lock_courses(late)
+        heads |= late
+        moved = rejected = 0
+        for head in sorted(heads):
+            course = list(
+                Booking.objects.select_related("campaign__vaccine", "slot__clinic")
+                .filter(Q(pk=head) | Q(first_dose_id=head))
+                .order_by("dose")
+            )
+            outcome = _move_off_closed_day(course, closed_day=day, clinic=clinic, now=now)
+            if outcome == "moved":
+                moved += 1
+            elif outcome == "rejected":
+                rejected += 1
+            if outcome:
+                notifications.booking_changed(course[0], extra=f"closed-{clinic.pk}-{day}")
+        Slot.objects.filter(clinic=clinic, date=day).update(capacity=F("booked"))
+        closure = ClinicDayClosure.objects.create(
+            clinic=clinic,
+            date=day,
+            reason=reason,
+            closed_at=now,
+            closed_by=actor,
+            moved=moved,
+            rejected=rejected,
+        )
+        record(
+            AuditEvent.Action.CLINIC_DAY_CLOSED,
+            actor=actor,
+            obj_type="clinics.clinicdayclosure",
+            obj_id=closure.pk,
+            details={
+                "clinic": clinic.code,
+                "date": day.isoformat(),
+                "reason": reason,
+                "moved": moved,
+                "rejected": rejected,
+            },
+        )
+    logger.info("clinic %s closed on %s: %d moved, %d rejected", clinic.code, day, moved, rejected)
+    return closure
+
+
+def _lock_courses(heads) -> None:
+    if heads:
+        list(
+            Booking.objects.select_for_update()
+            .filter(Q(pk__in=heads) | Q(first_dose_id__in=heads))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+
+def _move_off_closed_day(course: list[Booking], *, closed_day, clinic, now: datetime) -> str:
+    """Move (or reject) the appointments of one course that fall on the closed day; returns
+    "moved", "rejected" or "" (nothing of this course was on that day after all)."""
+    for index, row in enumerate(course):
+        if not (
+            row.is_active
+            and row.checked_in_at is None
+            and row.slot.clinic_id == clinic.pk
+            and row.slot.date == closed_day
+        ):
+            continue
+        if row.status == Booking.Status.PENDING:
+            # its confirmation will find the day's slot full and reject it, and say so
+            return ""
+        for slot in _free_slots_near(row, course, closed_day=closed_day, now=now):
+            if _shift_places({slot.pk: 1, row.slot_id: -1}) is None:
+                row.slot = slot
+                row.moved_at = now
+                row.save(update_fields=["slot", "moved_at"])
+                break
+        else:
+            dropped = [r for r in course[index:] if r.is_active and r.checked_in_at is None]
+            _shift_places(_places([r for r in dropped if r.status == Booking.Status.CONFIRMED], -1))
+            for r in dropped:
+                r.status = Booking.Status.REJECTED
+                r.reject_reason = Booking.RejectReason.CLINIC_CLOSED
+                r.decided_at = now
+                r.save(update_fields=["status", "reject_reason", "decided_at"])
+            return "rejected"
+        return "moved"
+    return ""

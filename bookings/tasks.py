@@ -46,3 +46,8 @@ def confirm_stale_bookings() -> int:
 @shared_task(name="bookings.tasks.purge_personal_data", base=RetryingTask)
 def purge_personal_data() -> int:
     return retention.anonymise_closed_campaigns()
+
+
+@shared_task(name="bookings.tasks.mark_no_shows", base=RetryingTask)
+def mark_no_shows() -> int:
+    return services.mark_no_shows()

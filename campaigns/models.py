@@ -196,6 +196,22 @@ class Campaign(models.Model):
         default=time(10, 0),
         help_text=_("The day before an appointment, a reminder is sent at this time (Korea time)."),
     )
+    # Until when a confirmed appointment can still be moved by the person (bookings.services
+    # .move_booking): this time (KST), this many days before the appointment's day.
+    change_deadline_days = models.PositiveSmallIntegerField(
+        _("changes close (days before)"),
+        default=1,
+        validators=[MaxValueValidator(14)],
+        help_text=_(
+            "People can move their appointment until this many days before its day (0: on the "
+            "day itself), at the time below."
+        ),
+    )
+    change_deadline_time = models.TimeField(
+        _("changes close at (KST)"),
+        default=time(18, 0),
+        help_text=_("The time (Korea time) on that day after which the appointment stays."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     # The waiting room in front of the booking steps (campaigns.waiting_room).
@@ -269,6 +285,15 @@ class Campaign(models.Model):
             ) % {"latest": LATEST_REMINDER.strftime("%H:%M")}
         if errors:
             raise ValidationError(errors)
+
+    def change_deadline(self, day: date) -> datetime:
+        """Until when an appointment on ``day`` may be moved (aware, Korea time)."""
+        from datetime import timedelta
+
+        from vaxbook.dates import KST
+
+        before = day - timedelta(days=self.change_deadline_days)
+        return datetime.combine(before, self.change_deadline_time, tzinfo=KST)
 
     def covers_birth_date(self, birth_date: date) -> bool:
         return self.born_from <= birth_date <= self.born_to

@@ -118,3 +118,40 @@ class StaffMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.clinic.code}"
+
+
+class ClinicDayClosure(models.Model):
+    """A clinic's day closed by an official (sickness, a late delivery): its appointments were
+    moved to the nearest free places at the clinic or, where none was left, rejected
+    (``bookings.services.close_clinic_day``), and its slots take no more bookings."""
+
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.PROTECT, related_name="closures", verbose_name=_("clinic")
+    )
+    date = models.DateField(_("date"))
+    reason = models.CharField(
+        _("reason"),
+        max_length=200,
+        help_text=_("Told to the people whose appointments move, e.g. 'vaccine delivery late'."),
+    )
+    closed_at = models.DateTimeField(_("closed at"))
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("closed by"),
+    )
+    moved = models.PositiveIntegerField(_("appointments moved"), default=0)
+    rejected = models.PositiveIntegerField(_("appointments without a new place"), default=0)
+
+    class Meta:
+        ordering = ["-date"]
+        verbose_name = _("closed clinic day")
+        verbose_name_plural = _("closed clinic days")
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "date"], name="clinic_day_closed_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clinic.code} · {format_day(self.date)}"

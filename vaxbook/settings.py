@@ -469,6 +469,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.send_window_notices",
         "schedule": 60.0,
     },
+    # After a clinic's day (KST), appointments not checked in become no-shows; hourly, so the
+    # first run after midnight KST does it (idempotent: later runs find nothing).
+    "mark-no-shows": {
+        "task": "bookings.tasks.mark_no_shows",
+        "schedule": 3600.0,
+    },
 }
 
 LOGGING = {

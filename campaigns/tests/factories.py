@@ -7,7 +7,7 @@ from campaigns.models import Campaign, Vaccine
 
 
 class VaccineFactory(factory.django.DjangoModelFactory):
-    """Moderna's schedule by default; a campaign's vaccine is shared by name."""
+    """Moderna's schedule unless told otherwise; a vaccine is shared by name."""
 
     class Meta:
         model = Vaccine
@@ -27,7 +27,9 @@ class CampaignFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Cohort 55-59 round {n}")
     slug = factory.Sequence(lambda n: f"cohort-{n}")
-    vaccine = factory.SubFactory(VaccineFactory)
+    # One dose unless a test asks for more (``two_dose_campaign`` in bookings.tests.doses):
+    # a booking is then one appointment, as most tests want.
+    vaccine = factory.SubFactory(VaccineFactory, name="Janssen", manufacturer="Janssen", doses=1)
     born_from = date(1962, 1, 1)
     born_to = date(1966, 12, 31)
     opens_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))

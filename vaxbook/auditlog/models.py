@@ -62,6 +62,7 @@ class AuditEvent(models.Model):
         STAFF_MEMBERSHIP_CHANGED = "staff_membership_changed", _("Clinic staff member changed")
         STAFF_MEMBERSHIP_REMOVED = "staff_membership_removed", _("Clinic staff member removed")
         MESSAGE_RESENT = "message_resent", _("Failed message sent again")
+        CLINIC_DAY_CLOSED = "clinic_day_closed", _("Clinic day closed")
 
     at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

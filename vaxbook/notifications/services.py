@@ -99,8 +99,13 @@ def booking_key(
 def booking_context(booking) -> dict:
     from django.urls import reverse
 
+    from bookings.selectors import course_of
+
+    course = course_of(booking) if booking.campaign.vaccine_id and _multi_dose(booking) else []
     return {
         "booking": booking,
+        # every dose's appointment, first first, for a vaccine of more than one dose (else [])
+        "doses": course,
         "slot": booking.slot,
         "clinic": booking.slot.clinic,
         "campaign": booking.campaign,
@@ -111,22 +116,27 @@ def booking_context(booking) -> dict:
     }
 
 
+def _multi_dose(booking) -> bool:
+    return booking.campaign.vaccine.doses > 1
+
+
 # The subject of each e-mail about a booking (texts have none).
 EMAIL_SUBJECTS = {
     Kind.CONFIRMED: _("Your vaccination booking is confirmed"),
     Kind.REJECTED: _("Your vaccination booking did not go through"),
     Kind.CANCELLED: _("Your vaccination booking is cancelled"),
+    Kind.CHANGED: _("Your vaccination booking has changed"),
 }
 
 
-def _announce(booking, kind: str) -> None:
+def _announce(booking, kind: str, extra: str = "") -> None:
     """A text to the booking's phone and, when one was given, an e-mail to its address: two
     messages with their own keys, each sent (and retried) on its own."""
     context = booking_context(booking)
     notify(
         kind=kind,
         recipient=booking.phone,
-        key=booking_key(booking, kind),
+        key=booking_key(booking, kind, extra=extra),
         context=context,
         language=booking.language,
         booking=booking,
@@ -135,7 +145,7 @@ def _announce(booking, kind: str) -> None:
         notify(
             kind=kind,
             recipient=booking.email,
-            key=booking_key(booking, kind, Notification.Channel.EMAIL),
+            key=booking_key(booking, kind, Notification.Channel.EMAIL, extra=extra),
             context=context,
             language=booking.language,
             booking=booking,
@@ -154,6 +164,14 @@ def booking_decided(booking) -> None:
 def booking_cancelled(booking) -> None:
     """Inside the transaction that cancelled ``booking``."""
     _announce(booking, Kind.CANCELLED)
+
+
+def booking_changed(booking, *, extra: str) -> None:
+    """Inside the transaction that changed the appointments of ``booking``'s course (a move, a
+    closed clinic day, a dose freed after a missed first): the message lists every dose as it
+    now stands. ``extra`` names the change, so each change is one message (and a redelivery of
+    it is not another)."""
+    _announce(booking, Kind.CHANGED, extra=extra)
 
 
 def retry_wait(attempts: int) -> timedelta:

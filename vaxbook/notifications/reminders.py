@@ -48,7 +48,7 @@ def bookings_due_a_reminder(*, now: datetime) -> QuerySet[Booking]:
         )
         .exclude(phone="")
         .exclude(Exists(reminded))
-        .select_related("slot__clinic", "campaign__vaccine")
+        .select_related("slot__clinic", "campaign__vaccine", "first_dose")
         .order_by("pk")
     )
 

@@ -98,26 +98,31 @@ def booking_key(
 
 def booking_context(booking) -> dict:
     from django.urls import reverse
+    from django.utils.functional import SimpleLazyObject
 
     from bookings.selectors import course_of
 
-    course = course_of(booking) if booking.campaign.vaccine_id and _multi_dose(booking) else []
+    # the link and code people keep are the course's (its first dose's), also in a message
+    # about a later dose (its reminder)
+    head = booking if booking.first_dose_id is None else booking.first_dose
     return {
         "booking": booking,
-        # every dose's appointment, first first, for a vaccine of more than one dose (else [])
-        "doses": course,
+        # every dose's appointment, first first, for a vaccine of more than one dose (else
+        # empty); read only by the texts that list them
+        "doses": SimpleLazyObject(lambda: course_of(booking) if _multi_dose(booking) else []),
         "slot": booking.slot,
         "clinic": booking.slot.clinic,
         "campaign": booking.campaign,
         "link": settings.VAXBOOK_SITE_URL.rstrip("/")
-        + reverse("bookings:status", kwargs={"public_id": booking.public_id}),
+        + reverse("bookings:status", kwargs={"public_id": head.public_id}),
         "start_again": settings.VAXBOOK_SITE_URL.rstrip("/")
         + reverse("bookings:start", kwargs={"campaign": booking.campaign.slug}),
     }
 
 
 def _multi_dose(booking) -> bool:
-    return booking.campaign.vaccine.doses > 1
+    vaccine = booking.campaign.vaccine
+    return vaccine is not None and vaccine.doses > 1
 
 
 # The subject of each e-mail about a booking (texts have none).

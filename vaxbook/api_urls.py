@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bookings.api import BookingCreateView, BookingStatusView
+from bookings.api import BookingCreateView, BookingMoveView, BookingStatusView
 from campaigns.api import CampaignListView
 from campaigns.windows import booking_window_required
 from clinics.api import AvailabilityView, CheckInView, RosterView
@@ -18,6 +18,11 @@ urlpatterns = [
         "campaigns/<slug:campaign>/bookings/",
         booking_window_required(BookingCreateView.as_view(), json=True),
         name="booking-create",
+    ),
+    path(
+        "campaigns/<slug:campaign>/bookings/<uuid:public_id>/move/",
+        booking_window_required(BookingMoveView.as_view(), json=True),
+        name="booking-move",
     ),
     path("bookings/<uuid:public_id>/", BookingStatusView.as_view(), name="booking-status"),
     path("clinics/<slug:code>/roster/", RosterView.as_view(), name="roster"),

@@ -133,7 +133,9 @@ class RecoveryForm(forms.Form):
 
 
 class SlotChoiceForm(forms.Form):
-    slot = forms.IntegerField(min_value=1, error_messages={"required": _("Choose a time.")})
+    slot = forms.IntegerField(
+        label=_("Time"), min_value=1, error_messages={"required": _("Choose a time.")}
+    )
 
 
 class PlaceQueryForm(forms.Form):

@@ -11,7 +11,7 @@ The person's identity stays on the server, in the session, the RRN only encrypte
 import functools
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib import messages
@@ -27,6 +27,7 @@ SALT = "vaxbook.booking.step"
 SESSION_KEY = "booking_flow"
 SUBMITTED_KEY = "submitted_flows"
 OWNED_KEY = "my_bookings"
+MOVES_KEY = "booking_moves"
 
 VERIFY_PHONE = "verify_phone"  # only in a campaign that asks for it (Campaign.verify_phone)
 CHOOSE = "choose"
@@ -44,6 +45,9 @@ class Flow:
     person: str = ""
     email: str = ""
     slot_id: int | None = None
+    # The slots shown for the later doses of a multi-dose vaccine (bookings.doses), chosen with
+    # the first: the review page shows them and the submit asks for exactly these.
+    later_slot_ids: list[int] = field(default_factory=list)
     # The phone a one-time code proved (vaxbook.notifications.phone_codes), "" until then. It
     # is the flow's own phone, which no later step changes: the booking and its messages use it.
     verified_phone: str = ""
@@ -140,6 +144,41 @@ def remember_booking(request: HttpRequest, public_id: str) -> None:
 
 def may_manage(request: HttpRequest, public_id: str) -> bool:
     return public_id in request.session.get(OWNED_KEY, [])
+
+
+@dataclass(frozen=True)
+class MoveChoice:
+    """The new time chosen for a booking's move, and the later doses' times shown with it:
+    kept in the session between choosing and the review, never in the page."""
+
+    slot_id: int
+    later_slot_ids: list[int]
+
+
+def choose_move(request: HttpRequest, public_id: str, choice: MoveChoice) -> None:
+    moves = request.session.get(MOVES_KEY, {})
+    moves = {k: v for k, v in moves.items() if k != public_id}
+    moves[public_id] = {"slot": choice.slot_id, "later": list(choice.later_slot_ids)}
+    request.session[MOVES_KEY] = dict(list(moves.items())[-5:])
+
+
+def chosen_move(request: HttpRequest, public_id: str) -> MoveChoice | None:
+    """The move this session chose for the booking, or None."""
+    stored = request.session.get(MOVES_KEY, {}).get(public_id)
+    if not isinstance(stored, dict):
+        return None
+    slot, later = stored.get("slot"), stored.get("later")
+    if not isinstance(slot, int) or not isinstance(later, list):
+        return None
+    if not all(isinstance(slot_id, int) for slot_id in later):
+        return None
+    return MoveChoice(slot_id=slot, later_slot_ids=later)
+
+
+def forget_move(request: HttpRequest, public_id: str) -> None:
+    moves = request.session.get(MOVES_KEY, {})
+    if public_id in moves:
+        request.session[MOVES_KEY] = {k: v for k, v in moves.items() if k != public_id}
 
 
 def step_required(step: str) -> Callable:

@@ -10,6 +10,12 @@ urlpatterns = [
     path("book/<slug:campaign>/choose/", views.choose, name="choose"),
     path("book/<slug:campaign>/review/", views.review, name="review"),
     path("book/<slug:campaign>/rebook/<uuid:public_id>/", views.rebook, name="rebook"),
+    path("book/<slug:campaign>/move/<uuid:public_id>/", views.move, name="move"),
+    path(
+        "book/<slug:campaign>/move/<uuid:public_id>/review/",
+        views.move_review,
+        name="move-review",
+    ),
     path("booking/lookup/", views.lookup, name="lookup"),
     path("booking/<uuid:public_id>/", views.status, name="status"),
     path("booking/<uuid:public_id>/cancel/", views.cancel, name="cancel"),

@@ -14,10 +14,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from bookings import calendar, selectors, services, steps, throttle
+from bookings import calendar, doses, selectors, services, steps, throttle
 from bookings.errors import (
     BookingRefused,
     NotCancellable,
+    NotMovable,
     OutOfCohort,
     PassBeforeWindow,
     PassFull,
@@ -34,7 +35,7 @@ from bookings.forms import (
 from bookings.identity import Identity, rrn_hmac
 from bookings.models import Booking
 from campaigns.models import Campaign
-from campaigns.windows import booking_window_required
+from campaigns.windows import WindowState, booking_window_required, closed_response, window_state
 from clinics import selectors as places
 from clinics.models import Clinic, Slot
 from vaxbook.notifications import phone_codes
@@ -200,21 +201,24 @@ def verify_phone(request: HttpRequest, campaign: str) -> HttpResponse:
 @booking_window_required
 @steps.step_required(steps.CHOOSE)
 def choose(request: HttpRequest, campaign: str) -> HttpResponse:
-    """Step 2: region → clinic → day → time, with the places left shown."""
+    """Step 2: region → clinic → day → time, with the places left shown. For a vaccine of
+    several doses, the times of the later doses are found with the first (``bookings.doses``)
+    and kept in the flow; a first time without them is refused here."""
     now = timezone.now()
     query = PlaceQueryForm(request.POST if request.method == "POST" else request.GET)
     choice = query.cleaned_data if query.is_valid() else {}
     errors = [] if query.is_valid() else [_("That choice is not valid; choose again.")]
     clinic = Clinic.objects.filter(code=choice["clinic"]).first() if choice.get("clinic") else None
-    if request.method == "POST":
-        form = SlotChoiceForm(request.POST)
-        if not form.is_valid():
-            errors.extend(e for errs in form.errors.values() for e in errs)
-        elif error := _choose_slot(request, form.cleaned_data["slot"], clinic=clinic, now=now):
-            errors.append(error)
+    form = SlotChoiceForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            _choose_slot(request, form.cleaned_data["slot"], clinic=clinic, now=now)
+        except BookingRefused as refusal:
+            form.add_error("slot", _refusal_error(refusal))
         else:
             token = steps.token_for(request.flow, steps.REVIEW)
             return redirect(_url_with_token("bookings:review", campaign, token))
+    errors.extend(e for errs in form.errors.values() for e in errs)
     context = _places_to_choose(
         request.campaign,
         region=clinic.region if clinic else choice.get("region") or "",
@@ -222,20 +226,34 @@ def choose(request: HttpRequest, campaign: str) -> HttpResponse:
         day=choice.get("date"),
         now=now,
     )
-    context.update(token=steps.token_for(request.flow, steps.CHOOSE), errors=errors)
+    context.update(token=steps.token_for(request.flow, steps.CHOOSE), errors=errors, form=form)
     return render(request, "bookings/choose.html", context)
 
 
-def _choose_slot(request: HttpRequest, slot_id: int, *, clinic, now) -> str | None:
-    """Keep the chosen slot in the flow; or why it cannot be chosen."""
-    slot = places.offered_slot(request.campaign, slot_id=slot_id, clinic=clinic, now=now)
+def _offered_first(campaign: Campaign, slot_id: int, *, clinic, now) -> Slot:
+    """The slot chosen as the first (or only) appointment, if it can be: offered at this
+    clinic in this campaign and not visibly full; else the refusal."""
+    slot = places.offered_slot(campaign, slot_id=slot_id, clinic=clinic, now=now)
     if slot is None:
-        return _("That time is not offered at this clinic in this campaign.")
+        raise SlotUnavailable(reason="not_offered")
     if slot.places_left <= 0:
-        return _("That time is full. Choose another one.")
+        raise SlotUnavailable(reason="full")
+    return slot
+
+
+def _choose_slot(request: HttpRequest, slot_id: int, *, clinic, now) -> None:
+    """Keep the chosen slot, and the times offered for the later doses, in the flow; or raise
+    why it cannot be chosen (``SlotUnavailable``, ``no_later_dose`` among them)."""
+    slot = _offered_first(request.campaign, slot_id, clinic=clinic, now=now)
+    later: list[Slot] = []
+    if doses.later_doses(request.campaign):
+        found = doses.later_dose_slots(request.campaign, first=slot, now=now)
+        if found is None:
+            raise SlotUnavailable(reason="no_later_dose")
+        later = found
     request.flow.slot_id = slot.pk
+    request.flow.later_slot_ids = [s.pk for s in later]
     steps.save_flow(request, request.flow)
-    return None
 
 
 def _places_to_choose(campaign: Campaign, *, region: str, clinic, day, now) -> dict:
@@ -262,14 +280,12 @@ def _places_to_choose(campaign: Campaign, *, region: str, clinic, day, now) -> d
 @booking_window_required
 @steps.step_required(steps.REVIEW)
 def review(request: HttpRequest, campaign: str) -> HttpResponse:
-    """Step 3: review and submit. Submitting creates a pending booking."""
+    """Step 3: review every appointment of the course and submit. Submitting creates a pending
+    booking. When a later dose's time shown here was taken meanwhile, the new offer is shown
+    with the refusal, to be submitted again."""
     flow = request.flow
-    slot = (
-        Slot.objects.select_related("clinic")
-        .filter(pk=flow.slot_id, campaign=request.campaign)
-        .first()
-    )
-    if slot is None:
+    course = _flow_slots(request.campaign, flow)
+    if course is None:
         messages.warning(request, steps.RESTART_MESSAGE)
         return redirect("bookings:start", campaign=campaign)
     error = None
@@ -278,32 +294,62 @@ def review(request: HttpRequest, campaign: str) -> HttpResponse:
             booking = services.request_booking(
                 request.campaign,
                 identity=flow.identity,
-                slot_id=slot.pk,
+                slot_id=course[0].pk,
+                later_slot_ids=[slot.pk for slot in course[1:]] if len(course) > 1 else None,
                 admission=request.admission_pass,
                 language=translation.get_language(),
                 verified_phone=flow.verified_phone or None,
             )
         except BookingRefused as refused:
             error = refused
+            if isinstance(refused, SlotUnavailable) and refused.reason == "later_changed":
+                course, error = _new_offer(request, course[0], refused)
         else:
             steps.finish_flow(request, flow, public_id=str(booking.public_id))
             return redirect("bookings:status", public_id=booking.public_id)
+    offer_changed = isinstance(error, SlotUnavailable) and error.reason == "later_changed"
     return render(
         request,
         "bookings/review.html",
         {
             "campaign": request.campaign,
-            "slot": slot,
+            "slot": course[0],
+            "course": list(enumerate(course, start=1)) if len(course) > 1 else [],
             "identity": flow.identity,
             "token": steps.token_for(flow, steps.REVIEW),
             "choose_url": _url_with_token(
                 "bookings:choose", campaign, steps.token_for(flow, steps.CHOOSE)
             ),
             "error": error,
-            "slot_unavailable": isinstance(error, SlotUnavailable),
+            "slot_unavailable": isinstance(error, SlotUnavailable) and not offer_changed,
+            # a later dose's time changed: the new one is shown, to be submitted again
+            "may_submit": error is None or offer_changed,
         },
         status=409 if error else 200,
     )
+
+
+def _flow_slots(campaign: Campaign, flow: steps.Flow) -> list[Slot] | None:
+    """The slots the flow chose, first dose first (one query), or None when the first is not
+    this campaign's (a session from another deploy, a slot deleted)."""
+    ids = [flow.slot_id, *flow.later_slot_ids]
+    by_id = Slot.objects.select_related("clinic").filter(campaign=campaign).in_bulk(ids)
+    if flow.slot_id not in by_id:
+        return None
+    return [by_id[slot_id] for slot_id in ids if slot_id in by_id]
+
+
+def _new_offer(
+    request: HttpRequest, first: Slot, refused: SlotUnavailable
+) -> tuple[list[Slot], SlotUnavailable]:
+    """The later doses' times offered now, kept in the flow, with the refusal to show; when
+    there is none any more, ``no_later_dose`` (the person chooses again)."""
+    later = doses.later_dose_slots(request.campaign, first=first)
+    if later is None:
+        return [first], SlotUnavailable(reason="no_later_dose")
+    request.flow.later_slot_ids = [slot.pk for slot in later]
+    steps.save_flow(request, request.flow)
+    return [first, *later], refused
 
 
 @require_POST
@@ -336,12 +382,20 @@ def rebook(request: HttpRequest, campaign: str, public_id) -> HttpResponse:
 def status(request: HttpRequest, public_id) -> HttpResponse:
     """Deliberately open: shows a booking to whoever holds its unguessable link; no form to book.
     While pending, a script follows the booking through the API (and a plain link does without
-    one); once confirmed, it says what to bring and offers a calendar file and printing."""
+    one); once confirmed, it says what to bring and offers a calendar file and printing. A
+    course of several doses lists each appointment. A session that may manage the booking is
+    offered to cancel it and, until the change deadline, to move it."""
     booking = selectors.booking_by_public_id(public_id)
     if booking is None:
         raise Http404("No such booking.")
     may_manage = steps.may_manage(request, str(booking.public_id))
-    context = {"booking": booking, "may_manage": may_manage, "may_cancel": False}
+    course = selectors.course_of(booking)
+    context = {
+        "booking": booking,
+        "course": course if len(course) > 1 else [],
+        "may_manage": may_manage,
+        "may_cancel": False,
+    }
     if may_manage:
         try:
             services.check_booking_cancellable(booking)
@@ -349,9 +403,20 @@ def status(request: HttpRequest, public_id) -> HttpResponse:
             pass
         else:
             context["may_cancel"] = True
+        context.update(_move_offer(booking))
     if booking.status == Booking.Status.REJECTED and may_manage:
         context["alternatives"] = places.alternative_slots(booking.slot, now=timezone.now())
     return render(request, "bookings/status.html", context)
+
+
+def _move_offer(booking: Booking) -> dict:
+    """What the status page says about moving: the deadline until which it may (``move_until``),
+    or why it no longer may when that is the deadline (``move_refusal``)."""
+    try:
+        rows = services.check_booking_movable(booking)
+    except NotMovable as refused:
+        return {"move_refusal": refused if refused.reason == "deadline" else None}
+    return {"move_until": booking.campaign.change_deadline(rows[0].slot.date)}
 
 
 def calendar_file(request: HttpRequest, public_id) -> HttpResponse:
@@ -437,7 +502,8 @@ def _lookup_page(
 def cancel(request: HttpRequest, public_id) -> HttpResponse:
     """Deliberately open (cancelling frees a place, it never takes one); needs a session that
     made the booking or proved the registration number. GET asks "are you sure?" with a plain
-    form (or says why it cannot be cancelled); POST cancels."""
+    form, listing the appointments of a course that would be cancelled (or says why it cannot
+    be cancelled); POST cancels."""
     if request.method == "POST" and (
         wait := throttle.per_address("cancel").hit(throttle.client_address(request))
     ):
@@ -451,11 +517,25 @@ def cancel(request: HttpRequest, public_id) -> HttpResponse:
         )
     if request.method == "GET":
         refusal = None
+        course = selectors.course_of(booking)
+        cancelled = []
         try:
             services.check_booking_cancellable(booking)
         except NotCancellable as refused:
             refusal = refused
-        return render(request, "bookings/cancel.html", {"booking": booking, "refusal": refusal})
+        else:
+            # the same rule the service applies (check_booking_cancellable's), for the list
+            cancelled = services._cancellable_rows(course, now=timezone.now())
+        return render(
+            request,
+            "bookings/cancel.html",
+            {
+                "booking": booking,
+                "refusal": refusal,
+                "course": course if len(course) > 1 else [],
+                "cancelled": cancelled if len(course) > 1 else [],
+            },
+        )
     try:
         services.cancel_booking(booking.pk)
     except BookingRefused as refused:
@@ -463,3 +543,242 @@ def cancel(request: HttpRequest, public_id) -> HttpResponse:
     else:
         messages.success(request, _("The booking is cancelled and its place is free again."))
     return redirect("bookings:status", public_id=booking.public_id)
+
+
+# Moving a confirmed booking: choose the new time as when booking (region → clinic → day →
+# time), review where every appointment goes, confirm. Guarded like the booking steps (a move
+# takes a place), for a session that may manage the booking, limited like the other writes.
+
+
+def _booking_to_move(request: HttpRequest, public_id) -> Booking | HttpResponse:
+    """The booking to move, or the answer that stops the move: 404 for no such booking in
+    this campaign, 403 for a session that may not manage it, the closed-window page when the
+    person's own window is not open (staggered windows)."""
+    booking = selectors.booking_by_public_id(public_id)
+    if booking is None or booking.campaign_id != request.campaign.pk or not booking.is_first_dose:
+        raise Http404("No such booking.")
+    if not steps.may_manage(request, str(booking.public_id)):
+        return _forbidden(
+            request,
+            _("Only a browser that made this booking or looked it up can change its time."),
+        )
+    state = window_state(request.campaign, birth_date=booking.birth_date)
+    if state is not WindowState.OPEN:
+        return closed_response(request, request.campaign, state, birth_date=booking.birth_date)
+    return booking
+
+
+def _move_limited(request: HttpRequest, booking: Booking | None) -> HttpResponse | None:
+    """Count a move's write (per address; per person once the booking is known): the answer
+    when over the limit, else None."""
+    if booking is None:
+        limit, key = throttle.per_address("move"), throttle.client_address(request)
+    else:
+        limit, key = throttle.per_person("move"), booking.rrn_hmac
+    if wait := limit.hit(key):
+        return throttle.too_many(request, wait)
+    return None
+
+
+def _guard_move(request: HttpRequest, public_id) -> Booking | HttpResponse:
+    if request.method == "POST" and (limited := _move_limited(request, None)):
+        return limited
+    found = _booking_to_move(request, public_id)
+    if isinstance(found, HttpResponse):
+        return found
+    if request.method == "POST" and (limited := _move_limited(request, found)):
+        return limited
+    return found
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@booking_window_required
+def move(request: HttpRequest, campaign: str, public_id) -> HttpResponse:
+    """Move, step 1: choose the new time (region → clinic → day → time, as when booking). The
+    choice is checked as the move will be (``services.plan_move``: the later doses' times
+    found with it) and kept in the session for the review; a refusal is the form's error.
+    After the change deadline, or once every dose is given, the page says so, with no form."""
+    found = _guard_move(request, public_id)
+    if isinstance(found, HttpResponse):
+        return found
+    booking = found
+    now = timezone.now()
+    try:
+        services.check_booking_movable(booking, now=now)
+    except NotMovable as refused:
+        return _not_movable(request, booking, refused)
+    query = PlaceQueryForm(request.POST if request.method == "POST" else request.GET)
+    choice = query.cleaned_data if query.is_valid() else {}
+    errors = [] if query.is_valid() else [_("That choice is not valid; choose again.")]
+    clinic = Clinic.objects.filter(code=choice["clinic"]).first() if choice.get("clinic") else None
+    form = SlotChoiceForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        slot_id = form.cleaned_data["slot"]
+        try:
+            if (
+                places.offered_slot(request.campaign, slot_id=slot_id, clinic=clinic, now=now)
+                is None
+            ):
+                raise SlotUnavailable(reason="not_offered")
+            plan = services.plan_move(booking, slot_id=slot_id, now=now)
+        except NotMovable as refused:
+            return _not_movable(request, booking, refused)
+        except SlotUnavailable as refusal:
+            form.add_error("slot", _refusal_error(refusal))
+        else:
+            steps.choose_move(request, str(booking.public_id), _move_choice(plan))
+            return redirect("bookings:move-review", campaign=campaign, public_id=booking.public_id)
+    errors.extend(e for errs in form.errors.values() for e in errs)
+    return _move_choose_page(
+        request,
+        booking,
+        form=form,
+        errors=errors,
+        region=clinic.region if clinic else choice.get("region") or "",
+        clinic=clinic,
+        day=choice.get("date"),
+        now=now,
+    )
+
+
+def _move_choice(plan: list[tuple[Booking, Slot]]) -> steps.MoveChoice:
+    return steps.MoveChoice(slot_id=plan[0][1].pk, later_slot_ids=[slot.pk for _, slot in plan[1:]])
+
+
+def _move_choose_page(
+    request: HttpRequest, booking: Booking, *, form, errors=(), region="", clinic, day, now
+) -> HttpResponse:
+    context = _places_to_choose(request.campaign, region=region, clinic=clinic, day=day, now=now)
+    context.update(
+        booking=booking,
+        course=_course_if_several(booking),
+        form=form,
+        errors=list(errors),
+        action=reverse(
+            "bookings:move",
+            kwargs={"campaign": request.campaign.slug, "public_id": booking.public_id},
+        ),
+    )
+    return render(request, "bookings/move.html", context)
+
+
+def _course_if_several(booking: Booking) -> list[Booking]:
+    course = selectors.course_of(booking)
+    return course if len(course) > 1 else []
+
+
+def _not_movable(request: HttpRequest, booking: Booking, refused: NotMovable) -> HttpResponse:
+    """The move page without a form: why this booking cannot be moved (any more)."""
+    return render(
+        request,
+        "bookings/move.html",
+        {"booking": booking, "course": _course_if_several(booking), "refusal": refused},
+        status=409 if request.method == "POST" else 200,
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@booking_window_required
+def move_review(request: HttpRequest, campaign: str, public_id) -> HttpResponse:
+    """Move, step 2: where every appointment goes (old and new time), then POST moves it
+    (``services.move_booking``: the new places taken and the old freed at once, or nothing).
+    The new time filled meanwhile: back to choosing, the booking as it was. A later dose's
+    time taken meanwhile: the new offer, to confirm again."""
+    found = _guard_move(request, public_id)
+    if isinstance(found, HttpResponse):
+        return found
+    booking = found
+    choice = steps.chosen_move(request, str(booking.public_id))
+    if choice is None:
+        return redirect("bookings:move", campaign=campaign, public_id=booking.public_id)
+    now = timezone.now()
+    error = None
+    try:
+        plan = services.plan_move(
+            booking, slot_id=choice.slot_id, later_slot_ids=choice.later_slot_ids, now=now
+        )
+        if request.method == "POST":
+            services.move_booking(
+                booking.pk,
+                slot_id=choice.slot_id,
+                later_slot_ids=choice.later_slot_ids,
+                admission=request.admission_pass,
+                now=now,
+            )
+    except NotMovable as refused:
+        return _not_movable(request, booking, refused)
+    except SlotUnavailable as refused:
+        answer = _offer_again(request, booking, choice, refused, now=now)
+        if isinstance(answer, HttpResponse):
+            return answer
+        plan, error = answer, refused
+    except BookingRefused as refused:  # the person's window, the admission pass
+        return _forbidden(request, refused.message)
+    else:
+        if request.method == "POST":
+            steps.forget_move(request, str(booking.public_id))
+            messages.success(request, _("The appointment is changed to the new time."))
+            return redirect("bookings:status", public_id=booking.public_id)
+    return render(
+        request,
+        "bookings/move_review.html",
+        {
+            "booking": booking,
+            "plan": plan,
+            "error": error,
+            "choose_url": reverse(
+                "bookings:move", kwargs={"campaign": campaign, "public_id": booking.public_id}
+            ),
+        },
+        status=409 if error else 200,
+    )
+
+
+def _offer_again(
+    request: HttpRequest,
+    booking: Booking,
+    choice: steps.MoveChoice,
+    refused: SlotUnavailable,
+    *,
+    now,
+) -> list[tuple[Booking, Slot]] | HttpResponse:
+    """After a refused new time: a later dose's time was taken (``later_changed``), so the
+    plan with the times found now (kept for the next confirm); anything else, or no later time
+    any more, back to choosing."""
+    if refused.reason != "later_changed":
+        return _back_to_choosing(request, booking, choice, refused, now=now)
+    try:
+        plan = services.plan_move(booking, slot_id=choice.slot_id, now=now)
+    except SlotUnavailable as again:
+        return _back_to_choosing(request, booking, choice, again, now=now)
+    steps.choose_move(request, str(booking.public_id), _move_choice(plan))
+    return plan
+
+
+def _back_to_choosing(
+    request: HttpRequest,
+    booking: Booking,
+    choice: steps.MoveChoice,
+    refused: SlotUnavailable,
+    *,
+    now,
+) -> HttpResponse:
+    """The choose page of the move, at the day of the time refused, with the refusal as the
+    form's error; the booking is as it was."""
+    steps.forget_move(request, str(booking.public_id))
+    slot = Slot.objects.select_related("clinic").filter(pk=choice.slot_id).first()
+    form = SlotChoiceForm({"slot": choice.slot_id})
+    form.is_valid()
+    form.add_error("slot", _refusal_error(refused))
+    return _move_choose_page(
+        request,
+        booking,
+        form=form,
+        errors=[e for errs in form.errors.values() for e in errs],
+        region=slot.clinic.region if slot else "",
+        clinic=slot.clinic if slot else None,
+        day=slot.date if slot else None,
+        now=now,
+    )

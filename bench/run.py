@@ -113,7 +113,9 @@ def seed_campaign(args, opening):
     campaign = Campaign.objects.create(
         name="Bench cohort 55-59",
         slug="bench",
-        vaccine=Vaccine.objects.get_or_create(name="Moderna")[0],
+        # one dose: a booking is one appointment, as in the figures measured before doses
+        # existed (a two-dose course takes two places in one confirmation)
+        vaccine=Vaccine.objects.get_or_create(name="Janssen", defaults={"doses": 1})[0],
         born_from="1962-01-01",
         born_to="1966-12-31",
         opens_at=opening,

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from bookings.doses import later_dose_slots
 from campaigns.models import Campaign, Vaccine
 from campaigns.windows import KST, window_state
 from clinics.models import Clinic, Slot, StaffMembership
@@ -54,12 +55,13 @@ def test_seeds_once_and_a_second_run_reuses_everything(tmp_path):
     first_counts, first_logins = _counts(), _logins(logins_file)
     second_output = _seed(logins_file)
 
-    # 20 clinics x 14 days x 16 half-hours from 09:00 to 16:30 x 3 campaigns
+    # 20 clinics x 14 days x 16 half-hours from 09:00 to 16:30 x 3 campaigns, twice (each
+    # campaign's vaccine has two doses: the second dose's 14 days, the interval later)
     assert first_counts == {
         "campaigns": 3,
         "clinics": 20,
         "regions": 5,
-        "slots": 13440,
+        "slots": 26880,
         "users": 2,
         "groups": 2,
         "memberships": 1,
@@ -71,7 +73,7 @@ def test_seeds_once_and_a_second_run_reuses_everything(tmp_path):
             assert url in output
         for username, password in first_logins.items():
             assert username in output and password in output
-    assert "(13440 new)" in first_output and "(0 new)" in second_output
+    assert "(26880 new)" in first_output and "(0 new)" in second_output
 
 
 def _logs_in(client, username: str, password: str) -> bool:
@@ -146,11 +148,16 @@ def test_the_demo_campaigns(tmp_path):
         "1957-01-01",
         "1961-12-31",
     )
-    assert Slot.objects.filter(campaign=verified).count() == 4480
+    assert Slot.objects.filter(campaign=verified).count() == 8960
+    # the last first-dose day's last time still has its second dose, the interval later
+    last = Slot.objects.filter(campaign=verified).order_by("date", "start_time")[4479]
+    second = later_dose_slots(verified, first=last)
+    assert second is not None
+    assert (second[0].date - last.date).days == verified.vaccine.interval_recommended_days
 
     today = timezone.localdate(timezone.now(), KST)
     days = Slot.objects.filter(campaign=open_now).values("date").distinct().count()
-    assert days == 14
+    assert days == 14 * 2  # the first dose fortnight, then the second dose one
     assert Slot.objects.filter(campaign=open_now).earliest("date").date == today
     assert set(Slot.objects.values_list("capacity", flat=True)) == {6}
 

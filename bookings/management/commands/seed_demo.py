@@ -93,14 +93,15 @@ class Command(BaseCommand):
                 generate_slots(
                     clinics=clinics,
                     campaign=campaign,
-                    first_day=today,
-                    last_day=today + timedelta(days=SLOT_DAYS - 1),
+                    first_day=first_day,
+                    last_day=first_day + timedelta(days=SLOT_DAYS - 1),
                     day_starts=time(9, 0),
                     day_ends=time(17, 0),
                     interval_minutes=30,
                     capacity=6,
                 )
                 for campaign in campaigns
+                for first_day in _slot_periods(campaign, today)
             )
             admin, clinic = _users(clinics, clinic_staff=clinic_staff)
             logins = _logins(logins_file, [admin, clinic])
@@ -175,6 +176,17 @@ def _vaccines() -> dict[str, Vaccine]:
 
 # Whom people call when they cannot book (shown on the booking pages): data, as entered.
 DEMO_CONTACT = "질병관리청 콜센터 1339 또는 가까운 보건소"
+
+
+def _slot_periods(campaign: Campaign, today: date) -> list[date]:
+    """The first day of each SLOT_DAYS-long run of slots: from today, and for a vaccine of more
+    than one dose, each later dose's period (the recommended interval after the one before),
+    so that every first dose of the first run has its later doses' places."""
+    starts = [today]
+    vaccine = campaign.vaccine
+    for _ in range(1, vaccine.doses if vaccine else 1):
+        starts.append(starts[-1] + timedelta(days=vaccine.interval_recommended_days))
+    return starts
 
 
 def _campaigns(now: datetime) -> list[Campaign]:

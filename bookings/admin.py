@@ -34,6 +34,7 @@ class BookingAdmin(admin.ModelAdmin):
     list_display = [
         "code",
         "campaign",
+        "dose",
         "status",
         "name",
         "rrn_masked",
@@ -41,7 +42,7 @@ class BookingAdmin(admin.ModelAdmin):
         "slot_time",
         "requested_at",
     ]
-    list_filter = ["status", "campaign"]
+    list_filter = ["status", "dose", "campaign"]
     list_select_related = ["campaign", "slot__clinic"]
     search_fields = ["=code"]
     search_help_text = _("Booking code, exactly (for example K7M2QX9P).")
@@ -49,8 +50,11 @@ class BookingAdmin(admin.ModelAdmin):
         "code",
         "public_id",
         "campaign",
+        "dose",
+        "first_dose",
         "status",
         "reject_reason",
+        "cancel_reason",
         "name",
         "rrn_masked",
         "phone_masked",
@@ -59,6 +63,8 @@ class BookingAdmin(admin.ModelAdmin):
         "requested_at",
         "decided_at",
         "cancelled_at",
+        "moved_at",
+        "checked_in_at",
         "admission_pass",
         "waiting_room_required",
     ]

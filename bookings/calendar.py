@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from bookings.models import Booking
+from bookings.selectors import course_of
 from vaxbook.dates import KST
 
 # Slots store only their start. A visit (the shot and the wait after it) takes about this long;
@@ -22,8 +23,21 @@ VISIT = timedelta(minutes=30)
 
 
 def booking_event(booking: Booking, *, now: datetime | None = None) -> bytes:
-    """The calendar file of a confirmed booking (the caller checks that it is confirmed)."""
-    slot, clinic, campaign = booking.slot, booking.slot.clinic, booking.campaign
+    """The calendar file of a confirmed booking (the caller checks that it is confirmed): an
+    event for each of its course's confirmed appointments not yet past (every dose)."""
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//vaxbook//booking//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    for appointment in course_of(booking):
+        if appointment.status == Booking.Status.CONFIRMED:
+            calendar.add_component(_event(appointment, booking.campaign, now=now))
+    calendar.add_missing_timezones()
+    return calendar.to_ical()
+
+
+def _event(booking: Booking, campaign, *, now: datetime | None) -> icalendar.Event:
+    slot, clinic = booking.slot, booking.slot.clinic
     starts = datetime.combine(slot.date, slot.start_time, tzinfo=KST)
     vaccine = campaign.vaccine.name if campaign.vaccine else campaign.name
     event = icalendar.Event()
@@ -41,10 +55,4 @@ def booking_event(booking: Booking, *, now: datetime | None = None) -> bytes:
         )
         % {"campaign": campaign.name, "vaccine": vaccine, "code": booking.code},
     )
-    calendar = icalendar.Calendar()
-    calendar.add("prodid", "-//vaxbook//booking//EN")
-    calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
-    calendar.add_component(event)
-    calendar.add_missing_timezones()
-    return calendar.to_ical()
+    return event

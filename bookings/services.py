@@ -740,7 +740,10 @@ def sweep_pending_bookings(*, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.VAXBOOK_PENDING_SWEEP_AFTER)
-    stale = Booking.objects.filter(status=Booking.Status.PENDING, requested_at__lt=cutoff)
+    # a course is decided through its first dose, with every later one
+    stale = Booking.objects.filter(
+        status=Booking.Status.PENDING, requested_at__lt=cutoff, first_dose__isnull=True
+    )
     decided = 0
     for booking_id in stale.values_list("pk", flat=True).iterator():
         try:

@@ -221,3 +221,20 @@ def test_closing_a_clinic_day_moves_its_bookings_or_rejects_them_when_no_place_i
     assert AuditEvent.objects.filter(action="clinic_day_closed").count() == 1
     for booking in (moved, stranded):
         assert Notification.objects.filter(booking=booking, kind="changed").exists()
+
+
+def test_the_calendar_file_holds_an_event_for_each_dose():
+    import icalendar
+
+    from bookings.calendar import booking_event
+
+    campaign = two_dose_campaign()
+    firsts, seconds = course_slots(campaign)
+    booking = book_course(campaign, firsts[0], 1)
+    events = icalendar.Calendar.from_ical(booking_event(booking)).walk("VEVENT")
+    starts = sorted(event.decoded("dtstart").astimezone(KST) for event in events)
+    assert [(s.date(), s.time()) for s in starts] == [
+        (firsts[0].date, firsts[0].start_time),
+        (seconds[0].date, seconds[0].start_time),
+    ]
+    assert len({str(event["uid"]) for event in events}) == 2

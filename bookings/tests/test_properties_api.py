@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from bookings.identity import normalise_name, normalise_phone
 from bookings.models import Booking
+from bookings.tests.doses import assert_places_add_up, book_course, course_slots, two_dose_campaign
+from bookings.tests.factories import rrn_for
 from bookings.tests.strategies import (
     FUZZ,
     MISSING,
@@ -21,9 +23,11 @@ from bookings.tests.strategies import (
     garbage,
     identities,
     json_values,
+    rrns,
     slot_numbers,
     without_abuse_limits,
 )
+from clinics.models import Slot
 from clinics.tests.factories import ClinicFactory, SlotFactory
 
 pytestmark = pytest.mark.django_db
@@ -166,3 +170,82 @@ def test_api_availability_answers_any_clinic_and_date(client, slot, data):
     hypothesis.event(f"HTTP {response.status_code}")
     assert response.status_code in (200, 400, 404), response.content[:2000]
     assert isinstance(response.json(), dict)
+
+
+later_slot_lists = st.one_of(
+    st.lists(st.one_of(st.integers(), slot_numbers), max_size=4),
+    json_values,
+    st.just(MISSING),
+)
+
+
+@FUZZ
+@given(data=st.data())
+def test_api_create_of_a_two_dose_course_answers_any_later_slots(client, data):
+    """Whatever ``later_slots`` holds: a 4xx with JSON or a course of both doses, never a
+    first dose alone."""
+    campaign = two_dose_campaign()
+    firsts, seconds = course_slots(campaign, capacity=1000)
+    valid = {
+        **identities,
+        "slot": st.sampled_from([s.pk for s in firsts]),
+        "later_slots": st.sampled_from([[s.pk] for s in seconds] + [MISSING]),
+    }
+    fuzz = {name: _fuzzed_json(s) for name, s in identities.items()}
+    fuzz["slot"] = _fuzzed_json(st.just(str(firsts[0].pk)) | slot_numbers)
+    fuzz["later_slots"] = later_slot_lists
+    body = data.draw(forms(valid, fuzz), label="body")
+    before = Booking.objects.count()
+
+    url = reverse("api:booking-create", kwargs={"campaign": campaign.slug})
+    response = client.post(url, json.dumps(body), content_type="application/json")
+
+    hypothesis.event(f"HTTP {response.status_code}")
+    assert response.status_code in (202, 400, 409), response.content[:2000]
+    assert isinstance(response.json(), dict)
+    if response.status_code == 202:
+        assert Booking.objects.count() == before + 2
+        assert [d["dose"] for d in response.json()["doses"]] == [1, 2]
+    else:
+        assert Booking.objects.count() == before
+
+
+@pytest.fixture
+def confirmed_course():
+    campaign = two_dose_campaign()
+    firsts, seconds = course_slots(campaign, capacity=1000)
+    return book_course(campaign, firsts[0], 1), firsts, seconds
+
+
+@FUZZ
+@given(data=st.data())
+def test_api_move_answers_any_json_and_moves_only_whole_courses(client, confirmed_course, data):
+    """Any body to the move endpoint: 200 with the course moved whole, or a 4xx with JSON and
+    the places as they were; never a server error, never a first dose without its second."""
+    booking, firsts, seconds = confirmed_course
+    valid = {
+        "rrn": st.just(rrn_for(1)),
+        "slot": st.sampled_from([s.pk for s in firsts]),
+        "later_slots": st.sampled_from([[s.pk] for s in seconds] + [MISSING]),
+    }
+    fuzz = {
+        "rrn": _fuzzed_json(rrns),
+        "slot": _fuzzed_json(st.just(str(firsts[1].pk)) | slot_numbers),
+        "later_slots": later_slot_lists,
+    }
+    body = data.draw(st.one_of(forms(valid, fuzz), json_values), label="body")
+    before = {s.pk: s.booked for s in Slot.objects.all()}
+
+    url = reverse(
+        "api:booking-move",
+        kwargs={"campaign": booking.campaign.slug, "public_id": booking.public_id},
+    )
+    response = client.post(url, json.dumps(body), content_type="application/json")
+
+    hypothesis.event(f"HTTP {response.status_code}")
+    assert response.status_code in (200, 400, 404, 409), response.content[:2000]
+    assert isinstance(response.json(), dict)
+    if response.status_code != 200:
+        assert {s.pk: s.booked for s in Slot.objects.all()} == before
+    assert_places_add_up()
+    assert set(Booking.objects.values_list("status", flat=True)) == {"confirmed"}

@@ -368,7 +368,7 @@ def _locked_course(booking_id: int, *related: str) -> list[Booking]:
 def _decide(booking_id: int, *, now: datetime) -> tuple[Booking | None, bool]:
     """The booking and whether this call decided it (False: gone, or decided before)."""
     with transaction.atomic():
-        course = _locked_course(booking_id, "campaign", "slot__clinic")
+        course = _locked_course(booking_id, "campaign__vaccine", "slot__clinic")
         if not course:
             return None, False
         booking = course[0]
@@ -443,7 +443,7 @@ def give_up_booking(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        course = _locked_course(booking_id, "campaign", "slot__clinic")
+        course = _locked_course(booking_id, "campaign__vaccine", "slot__clinic")
         if not course:
             return None
         booking = course[0]
@@ -495,7 +495,7 @@ def cancel_booking(booking_id: int, *, now: datetime | None = None) -> Booking:
     so a check-in and a cancel at the same moment cannot both happen."""
     now = now or timezone.now()
     with transaction.atomic():
-        course = _locked_course(booking_id, "campaign", "slot__clinic")
+        course = _locked_course(booking_id, "campaign__vaccine", "slot__clinic")
         if not course:
             raise Booking.DoesNotExist(booking_id)
         rows = _cancellable_rows(course, now=now)

@@ -92,8 +92,9 @@ class RosterView(APIView):
 class CheckInView(APIView):
     """/api/clinics/<code>/bookings/<booking code>/check-in/: POST, the person has arrived;
     DELETE, that check-in was a mistake (on the appointment's day only). Both answer the
-    booking's code and ``checked_in_at`` (null once undone), or 409 with the refusal's
-    ``code`` and ``reason``."""
+    booking's code, its ``dose``, ``checked_in_at`` (null once undone) and ``next_dose``: the
+    course's following appointment that stays booked (its ``dose``, ``code`` and ``starts_at``),
+    or null; or 409 with the refusal's ``code`` and ``reason``."""
 
     permission_classes = [IsAuthenticated]
 
@@ -111,7 +112,21 @@ class CheckInView(APIView):
         except BookingRefused as refused:
             body = {"detail": refused.message, "code": refused.code, "reason": refused.reason}
             return Response(body, status=409)
-        return Response({"code": booking.code, "checked_in_at": booking.checked_in_at})
+        following = selectors.next_dose(booking)
+        return Response(
+            {
+                "code": booking.code,
+                "dose": booking.dose,
+                "checked_in_at": booking.checked_in_at,
+                "next_dose": None
+                if following is None
+                else {
+                    "dose": following.dose,
+                    "code": following.code,
+                    "starts_at": following.slot.starts_at,
+                },
+            }
+        )
 
 
 class RosterQuery(serializers.Serializer):
@@ -120,4 +135,4 @@ class RosterQuery(serializers.Serializer):
     file = serializers.ChoiceField(choices=["json", *FORMATS], required=False)
 
 
-ROSTER_KEYS = ("time", "code", "name", "birth_date", "rrn", "phone", "status")
+ROSTER_KEYS = ("time", "code", "name", "birth_date", "rrn", "phone", "status", "dose")

@@ -37,7 +37,7 @@ def neutralise(value: object) -> str:
 
 
 class RosterExporter:
-    """The bookings of one clinic on one day, ordered by time."""
+    """The appointments of one clinic on one day, ordered by time, each with its dose."""
 
     headers = (
         _("Time"),
@@ -47,6 +47,8 @@ class RosterExporter:
         _("Resident registration no."),
         _("Phone"),
         _("Status"),
+        # Last, so that spreadsheets and scripts that read the columns by position keep working.
+        _("Dose"),
     )
 
     def __init__(self, clinic: Clinic, day: date):
@@ -56,9 +58,10 @@ class RosterExporter:
     def bookings(self) -> QuerySet[Booking]:
         return day_bookings(self.clinic, self.day)
 
-    def iter_rows(self, *, labels: bool = True) -> Iterator[tuple[str, ...]]:
-        """One row per booking. ``labels``: the status as the staff read it (a file); without,
-        its code (``confirmed``), which a program can rely on whatever the language (the API)."""
+    def iter_rows(self, *, labels: bool = True) -> Iterator[tuple[str | int, ...]]:
+        """One row per appointment (a dose; the no-shows of a past day too). ``labels``: the
+        status as the staff read it (a file); without, its code (``confirmed``), which a
+        program can rely on whatever the language (the API)."""
         for booking in self.bookings().iterator(chunk_size=2000):
             yield (
                 booking.slot.start_time.strftime("%H:%M"),
@@ -68,6 +71,7 @@ class RosterExporter:
                 booking.rrn_masked,
                 booking.phone,
                 booking.get_status_display() if labels else booking.status,
+                booking.dose,
             )
 
     def filename(self, file_format: str) -> str:

@@ -131,13 +131,15 @@ def alternative_slots(slot: Slot, *, now: datetime, limit: int = 8) -> list[Slot
 
 # A clinic's day, as its staff see it and export it.
 
-DAY_STATUSES = (Booking.Status.CONFIRMED, Booking.Status.PENDING)
+# No-shows too: once the day is over (bookings.services.mark_no_shows), its list is the record
+# of who came and who did not.
+DAY_STATUSES = (Booking.Status.CONFIRMED, Booking.Status.PENDING, Booking.Status.NO_SHOW)
 
 
 def day_bookings(clinic: Clinic, day: date, *, search: str = "") -> QuerySet[Booking]:
-    """The confirmed and pending bookings of one clinic on one day, by time then name; with
-    ``search``, only those whose name contains it or whose booking code contains it (any case).
-    """
+    """The confirmed, pending and missed (no-show) appointments of one clinic on one day, by
+    time then name; with ``search``, only those whose name contains it or whose booking code
+    contains it (any case). Each row is one dose (``Booking.dose``)."""
     bookings = Booking.objects.filter(slot__clinic=clinic, slot__date=day, status__in=DAY_STATUSES)
     search = search.strip()
     if search:
@@ -147,18 +149,55 @@ def day_bookings(clinic: Clinic, day: date, *, search: str = "") -> QuerySet[Boo
 
 @dataclass(frozen=True)
 class DayTotals:
-    """Confirmed bookings of a clinic's day, and how many of those people have come."""
+    """The appointments a clinic's day held (confirmed ones, and those that became no-shows
+    after it), how many of those people came and how many did not."""
 
     booked: int
     checked_in: int
+    no_show: int = 0
 
     @property
     def to_come(self) -> int:
-        return self.booked - self.checked_in
+        return self.booked - self.checked_in - self.no_show
 
 
 def day_totals(clinic: Clinic, day: date) -> DayTotals:
     counts = Booking.objects.filter(
-        slot__clinic=clinic, slot__date=day, status=Booking.Status.CONFIRMED
-    ).aggregate(booked=Count("pk"), checked_in=Count("pk", filter=Q(checked_in_at__isnull=False)))
-    return DayTotals(booked=counts["booked"], checked_in=counts["checked_in"])
+        slot__clinic=clinic,
+        slot__date=day,
+        status__in=(Booking.Status.CONFIRMED, Booking.Status.NO_SHOW),
+    ).aggregate(
+        booked=Count("pk"),
+        checked_in=Count("pk", filter=Q(checked_in_at__isnull=False)),
+        no_show=Count("pk", filter=Q(status=Booking.Status.NO_SHOW)),
+    )
+    return DayTotals(
+        booked=counts["booked"], checked_in=counts["checked_in"], no_show=counts["no_show"]
+    )
+
+
+def next_dose(booking: Booking) -> Booking | None:
+    """The confirmed appointment of the dose after ``booking``'s in its course (with its slot),
+    or None: a one-dose course, the last dose, or one no longer held."""
+    return (
+        Booking.objects.filter(
+            first_dose_id=booking.course_id,
+            dose=booking.dose + 1,
+            status=Booking.Status.CONFIRMED,
+        )
+        .select_related("slot")
+        .first()
+    )
+
+
+def closing_day_counts(clinic: Clinic, day: date) -> dict[str, int]:
+    """What closing ``clinic`` on ``day`` would touch, as the official confirms it: the
+    appointments still to be given that day (confirmed or pending, every campaign), and those
+    already given (checked in), which stay."""
+    return Booking.objects.filter(slot__clinic=clinic, slot__date=day).aggregate(
+        to_move=Count(
+            "pk",
+            filter=Q(status__in=Booking.ACTIVE_STATUSES, checked_in_at__isnull=True),
+        ),
+        checked_in=Count("pk", filter=Q(checked_in_at__isnull=False)),
+    )

@@ -12,6 +12,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
@@ -22,6 +24,7 @@ from clinics import selectors
 from clinics.access import NotYourClinic, access_clinic, clinics_for
 from clinics.rosters import FORMATS, RosterExporter
 from clinics.services import record_roster_export
+from vaxbook.dates import format_slot
 
 
 @login_required
@@ -105,23 +108,53 @@ def _back_to_day(request: HttpRequest, code: str) -> HttpResponse:
 
 def _change_check_in(request: HttpRequest, code: str, booking_code: str, service, said: str):
     """Run ``service`` (check in, or undo it) on this clinic's booking; back to the day's list
-    with what happened, or why not."""
+    with what happened, or why not. Returns the booking as the service left it (None when
+    refused) with the response."""
     booking = get_object_or_404(Booking, code=booking_code.upper(), slot__clinic=request.clinic)
     try:
-        service(booking.pk, by=request.user)
+        booking = service(booking.pk, by=request.user)
     except BookingRefused as refused:
         messages.error(request, refused.message)
+        booking = None
     else:
         messages.success(request, said % {"name": booking.name, "code": booking.code})
-    return _back_to_day(request, code)
+    return booking, _back_to_day(request, code)
+
+
+def _tell_next_dose(request: HttpRequest, booking: Booking) -> None:
+    """After a dose is given: the next dose of the course stays booked, and when, so the staff
+    member can say so to the person before they leave (the moment is also in the message's
+    ``data-next-dose``, ISO 8601, for scripts and tests)."""
+    following = selectors.next_dose(booking)
+    if following is None:
+        return
+    starts_at = following.slot.starts_at.isoformat()
+    when = format_html(
+        '<time datetime="{}" data-next-dose="{}">{}</time>',
+        starts_at,
+        starts_at,
+        format_slot(following.slot.date, following.slot.start_time),
+    )
+    text = gettext("Dose %(dose)d stays booked at this clinic: %(when)s (booking code %(code)s).")
+    # The text is escaped first, then the pieces go in: only the <time> element is markup.
+    html = conditional_escape(text) % {
+        "dose": following.dose,
+        "when": when,
+        "code": conditional_escape(following.code),
+    }
+    messages.info(request, mark_safe(html), extra_tags="next-dose")  # noqa: S308
 
 
 @require_POST
 @clinic_required
 def check_in(request: HttpRequest, code: str, booking_code: str) -> HttpResponse:
-    """POST: the person with this booking has arrived at this clinic today."""
+    """POST: the person with this booking has arrived at this clinic today. For a dose that
+    another follows, the staff member is told when that one stays booked."""
     said = gettext("%(name)s (%(code)s) has been checked in.")
-    return _change_check_in(request, code, booking_code, check_in_booking, said)
+    booking, response = _change_check_in(request, code, booking_code, check_in_booking, said)
+    if booking is not None and booking.checked_in_at is not None:
+        _tell_next_dose(request, booking)
+    return response
 
 
 @require_POST
@@ -129,7 +162,7 @@ def check_in(request: HttpRequest, code: str, booking_code: str) -> HttpResponse
 def undo_check_in_view(request: HttpRequest, code: str, booking_code: str) -> HttpResponse:
     """POST: take back today's check-in of this booking (the wrong row was tapped)."""
     said = gettext("The check-in of %(name)s (%(code)s) has been undone.")
-    return _change_check_in(request, code, booking_code, undo_check_in, said)
+    return _change_check_in(request, code, booking_code, undo_check_in, said)[1]
 
 
 @clinic_required

@@ -61,8 +61,8 @@ def test_staff_export_their_clinic_roster_ordered_by_time(day_of_bookings):
     assert response["Content-Type"].startswith("text/csv")
     header, first, second = _rows(response.content)
     # the exporter's header (in Korean: no language asked), then time, code, name, birth
-    # date, number, phone, status
-    assert header == _headers("ko") and len(header) == 7
+    # date, number, phone, status, dose
+    assert header == _headers("ko") and len(header) == 8
     assert first[0] == "09:30" and first[2] == "김민수" and first[3] == "1962-07-14"
     assert first[4] == "620714-1******" and first[5] == "010-2222-3333"
     assert first[6] == Booking.Status.CONFIRMED.label
@@ -92,6 +92,7 @@ def test_the_headers_are_in_the_staff_language_and_the_json_keys_never_change(da
             "rrn",
             "phone",
             "status",
+            "dose",
         }
         # the status is a code a program can rely on, whatever the language of the request
         statuses = {booking["status"] for booking in as_json.json()["bookings"]}

@@ -66,7 +66,12 @@ def test_the_api_undoes_a_check_in_with_delete():
     client.force_login(staff)
     answer = client.delete(_api(clinic, booking))
     assert answer.status_code == 200
-    assert answer.json() == {"code": booking.code, "checked_in_at": None}
+    assert answer.json() == {
+        "code": booking.code,
+        "dose": 1,
+        "checked_in_at": None,
+        "next_dose": None,
+    }
     booking.refresh_from_db()
     assert booking.checked_in_at is None
 

@@ -134,7 +134,10 @@ class RecoveryForm(forms.Form):
 
 class SlotChoiceForm(forms.Form):
     slot = forms.IntegerField(
-        label=_("Time"), min_value=1, error_messages={"required": _("Choose a time.")}
+        label=_("Time"),
+        min_value=1,
+        max_value=2**63 - 1,  # a slot's id (BigAutoField): a longer number is no slot
+        error_messages={"required": _("Choose a time.")},
     )
 
 

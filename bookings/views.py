@@ -56,6 +56,12 @@ def _refusal_error(refusal: BookingRefused) -> ValidationError:
     return ValidationError(refusal.message, code=refusal.code)
 
 
+def _slot_error(refusal: BookingRefused) -> ValidationError:
+    """A refused time as the error of the choose form's ``slot`` field: its code is the
+    refusal's reason where it has one (``full``, ``no_later_dose``, ``not_offered``…)."""
+    return ValidationError(refusal.message, code=refusal.reason or refusal.code)
+
+
 @never_cache
 @sensitive_post_parameters("rrn")
 @require_http_methods(["GET", "POST"])
@@ -214,7 +220,7 @@ def choose(request: HttpRequest, campaign: str) -> HttpResponse:
         try:
             _choose_slot(request, form.cleaned_data["slot"], clinic=clinic, now=now)
         except BookingRefused as refusal:
-            form.add_error("slot", _refusal_error(refusal))
+            form.add_error("slot", _slot_error(refusal))
         else:
             token = steps.token_for(request.flow, steps.REVIEW)
             return redirect(_url_with_token("bookings:review", campaign, token))
@@ -625,7 +631,7 @@ def move(request: HttpRequest, campaign: str, public_id) -> HttpResponse:
         except NotMovable as refused:
             return _not_movable(request, booking, refused)
         except SlotUnavailable as refusal:
-            form.add_error("slot", _refusal_error(refusal))
+            form.add_error("slot", _slot_error(refusal))
         else:
             steps.choose_move(request, str(booking.public_id), _move_choice(plan))
             return redirect("bookings:move-review", campaign=campaign, public_id=booking.public_id)
@@ -771,7 +777,7 @@ def _back_to_choosing(
     slot = Slot.objects.select_related("clinic").filter(pk=choice.slot_id).first()
     form = SlotChoiceForm({"slot": choice.slot_id})
     form.is_valid()
-    form.add_error("slot", _refusal_error(refused))
+    form.add_error("slot", _slot_error(refused))
     return _move_choose_page(
         request,
         booking,

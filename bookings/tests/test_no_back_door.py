@@ -98,6 +98,8 @@ def test_the_booking_steps_and_the_api_write_are_guarded():
         "bookings:choose",
         "bookings:review",
         "bookings:rebook",
+        "bookings:move",
+        "bookings:move-review",
         "api:booking-create",
     } <= guarded
 

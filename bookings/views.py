@@ -587,6 +587,8 @@ def _move_limited(request: HttpRequest, booking: Booking | None) -> HttpResponse
 
 
 def _guard_move(request: HttpRequest, public_id) -> Booking | HttpResponse:
+    """What both move pages check first (``_booking_to_move``), a POST counted against the
+    address before and the person after."""
     if request.method == "POST" and (limited := _move_limited(request, None)):
         return limited
     found = _booking_to_move(request, public_id)

@@ -148,6 +148,20 @@ def test_a_second_dose_time_taken_before_submit_is_offered_anew_then_booked(clie
     assert_places_add_up()
 
 
+def test_no_second_dose_time_left_at_submit_sends_the_person_back_to_choosing(client):
+    campaign = two_dose_campaign()
+    firsts, seconds = course_slots(campaign, times=(time(9, 0),), second_capacity=1)
+    review_url = walk_to_review(client, firsts[0], rrn=rrn_for(1))
+    book_course(campaign, firsts[0], 2)  # takes the only second-dose place
+    response = submit(client, review_url)
+    assert response.status_code == 409
+    page = parse(response)
+    assert page.by_id("refusal").attrs["data-reason"] == "no_later_dose"
+    assert page.find(id="book-this-time") is None
+    assert client.get(page.by_id("choose-another-time").attrs["href"]).status_code == 200
+    assert Booking.objects.count() == 2, "only the other person's course"
+
+
 def test_the_status_page_says_which_dose_was_given_and_which_cancelled():
     campaign = two_dose_campaign()
     firsts, _ = course_slots(campaign)

@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from bookings import services
 from bookings.models import Booking
 from bookings.tests.doses import (
     RECOMMENDED,
@@ -24,7 +25,7 @@ from bookings.tests.page import parse
 from campaigns import services as campaign_services
 from campaigns.tests.queue import join
 from clinics.models import Slot
-from clinics.tests.factories import SlotFactory
+from clinics.tests.factories import SlotFactory, UserFactory
 from vaxbook.dates import KST
 
 pytestmark = pytest.mark.django_db
@@ -292,3 +293,18 @@ def test_a_second_dose_moving_with_the_first_keeps_its_time_when_it_still_fits(c
     assert _where(booking) == [(1, firsts[1].pk, "confirmed"), (2, seconds[0].pk, "confirmed")]
     assert _places(firsts[0], firsts[1], seconds[0]) == [0, 1, 1]
     assert seconds[0].date - firsts[1].date == timedelta(days=RECOMMENDED)
+
+
+def test_after_the_first_dose_is_given_the_second_moves_alone(course):
+    booking, firsts, seconds, *_ = course
+    citizen = _owner(booking, 1)
+    with time_machine.travel(datetime.combine(firsts[0].date, time(9, 5), tzinfo=KST)):
+        services.check_in_booking(booking.pk, by=UserFactory())
+        assert parse(citizen.get(_status_url(booking))).find(id="move-link") is not None
+        review_url = _choose(citizen, booking, seconds[1])["Location"]
+        plan = parse(citizen.get(review_url)).by_id("move-plan").find_all("tr", data_dose=True)
+        assert [tr.attrs["data-dose"] for tr in plan] == ["2"]
+        assert citizen.post(review_url).status_code == 302
+    assert _where(booking) == [(1, firsts[0].pk, "confirmed"), (2, seconds[1].pk, "confirmed")]
+    assert _places(firsts[0], seconds[0], seconds[1]) == [1, 0, 1]
+    assert_places_add_up()

@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from bookings import services
 from bookings.models import Booking
 from bookings.tests.flow import token_of
 from campaigns import services as campaign_services
@@ -73,3 +74,8 @@ def test_each_step_of_a_booking_costs_a_fixed_number_of_queries(opened, django_a
     assert Booking.objects.count() == 1
     with django_assert_num_queries(1):
         client.get(response["Location"])
+    # confirmed, seen by the session that made it (cancel and move offered): still one
+    services.confirm_booking(Booking.objects.get().pk)
+    with django_assert_num_queries(1):
+        page = client.get(response["Location"]).content.decode()
+    assert 'id="move-link"' in page and 'id="cancel-link"' in page

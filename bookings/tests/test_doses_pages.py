@@ -212,3 +212,34 @@ def test_cancelling_a_two_dose_booking_lists_and_cancels_both_appointments():
     assert_places_add_up()
     page = parse(citizen.get(_status_url(booking)))
     assert [d["data-status"] for d in _doses(page)] == ["cancelled", "cancelled"]
+
+
+def test_a_rejected_course_is_booked_again_from_its_page_with_both_doses(client):
+    campaign = two_dose_campaign()
+    firsts, seconds = course_slots(campaign, second_capacity=1)
+    review_url = walk_to_review(client, firsts[0], rrn=rrn_for(1))
+    response = submit(client, review_url)
+    booking = Booking.objects.get(public_id=response["Location"].rstrip("/").rsplit("/", 1)[1])
+    book_course(campaign, firsts[0], 2)  # takes the second dose's place first
+    services.confirm_booking(booking.pk)
+    booking.refresh_from_db()
+    assert booking.reject_reason == Booking.RejectReason.LATER_DOSE_FULL
+
+    page = parse(client.get(_status_url(booking)))
+    assert [d["data-status"] for d in _doses(page)] == ["rejected", "rejected"]
+    rebook_url = reverse(
+        "bookings:rebook", kwargs={"campaign": campaign.slug, "public_id": booking.public_id}
+    )
+    offered = {
+        form.find("input", name="slot").attrs["value"]
+        for form in page.by_id("alternatives").find_all("form", action=rebook_url)
+    }
+    assert str(firsts[1].pk) in offered
+    again = client.post(rebook_url, {"slot": firsts[1].pk})
+    assert again.status_code == 302
+    new = Booking.objects.get(public_id=again["Location"].rstrip("/").rsplit("/", 1)[1])
+    services.confirm_booking(new.pk)
+    assert [(r.dose, r.slot_id, r.status) for r in new.later_doses.all()] == [
+        (2, seconds[1].pk, Booking.Status.CONFIRMED)
+    ]
+    assert_places_add_up()

@@ -1,6 +1,6 @@
 """The citizen's booking pages. Each view that shows a booking form or accepts a booking write
-is wrapped by ``booking_window_required``; lookup, status, calendar and cancel are deliberately
-open."""
+is wrapped by ``booking_window_required`` (the steps of a booking, a rebook, a move: a move takes
+a place); lookup, status, calendar and cancel are deliberately open."""
 
 from django.conf import settings
 from django.contrib import messages

@@ -3,16 +3,20 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from bookings.services import close_clinic_day
 from campaigns.models import Campaign
-from clinics.models import Clinic, Slot, StaffMembership
+from clinics.models import Clinic, ClinicDayClosure, Slot, StaffMembership
+from clinics.selectors import closing_day_counts
 from clinics.services import (
     MAX_CAPACITY,
     MAX_INTERVAL_MINUTES,
@@ -24,6 +28,7 @@ from clinics.services import (
     remove_staff_membership,
     save_staff_membership,
 )
+from vaxbook.dates import format_day
 
 
 class GenerateSlotsForm(forms.Form):
@@ -85,12 +90,126 @@ def _campaign_asked(raw: str | None) -> Campaign | None:
     return Campaign.objects.filter(pk=int(raw)).first()
 
 
+def may_close_clinic_days(user) -> bool:
+    """Closing a clinic's day changes the clinic (its slots take no more bookings, its people
+    are moved): those who may change clinics may, that is officials (``vaxbook.roles``);
+    clinic staff have no permission in the admin."""
+    return user.has_perm("clinics.change_clinic")
+
+
+class CloseClinicDayForm(forms.Form):
+    """The clinic, the day (Korea time) and the reason people are told. The refusals are the
+    service's (``bookings.services.close_clinic_day``): checked here too so the official reads
+    them before confirming, and mapped from the service's ``ValueError`` when the day changed
+    between the confirmation and the click."""
+
+    refusals = {
+        "past": _("This day is over: only today or a later day can be closed."),
+        "closed": _("This clinic's day is already closed."),
+    }
+
+    clinic = forms.ModelChoiceField(queryset=Clinic.objects.all(), label=_("Clinic"))
+    date = forms.DateField(label=_("Day"), widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=ClinicDayClosure._meta.get_field("reason").max_length,
+        help_text=_("Told to the people whose appointments move, e.g. 'vaccine delivery late'."),
+    )
+
+    def refuse(self, reason: str) -> None:
+        self.add_error("date", ValidationError(self.refusals[reason], code=reason))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned_data = super().clean()
+        clinic, day = cleaned_data.get("clinic"), cleaned_data.get("date")
+        if day is not None and day < timezone.localdate():
+            self.refuse("past")
+        elif (
+            clinic is not None
+            and day is not None
+            and ClinicDayClosure.objects.filter(clinic=clinic, date=day).exists()
+        ):
+            self.refuse("closed")
+        return cleaned_data
+
+
 @admin.register(Clinic)
 class ClinicAdmin(admin.ModelAdmin):
     list_display = ["name", "code", "region", "address"]
     list_filter = ["region"]
     search_fields = ["name", "code", "region"]
     actions = ["generate_slots_action"]
+
+    def get_urls(self):
+        close_day = self.admin_site.admin_view(self.close_day_view)
+        return [
+            path("close-day/", close_day, name="clinics_clinic_close_day"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None) -> HttpResponse:
+        extra_context = {
+            **(extra_context or {}),
+            "may_close_days": may_close_clinic_days(request.user),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def close_day_view(self, request: HttpRequest) -> HttpResponse:
+        """GET the form (``?clinic=<pk>`` chooses the clinic); POST it to see how many
+        appointments the day holds, then POST again with ``confirm`` to close it."""
+        if not may_close_clinic_days(request.user):
+            raise PermissionDenied
+        clinic = None
+        if request.method != "POST" and str(request.GET.get("clinic", "")).isdigit():
+            clinic = Clinic.objects.filter(pk=int(request.GET["clinic"])).first()
+        form = CloseClinicDayForm(
+            request.POST if request.method == "POST" else None, initial={"clinic": clinic}
+        )
+        confirming, counts = False, None
+        if form.is_valid():
+            clinic, day = form.cleaned_data["clinic"], form.cleaned_data["date"]
+            if "confirm" in request.POST:
+                try:
+                    closure = close_clinic_day(
+                        clinic, day, reason=form.cleaned_data["reason"], actor=request.user
+                    )
+                except ValueError as refused:
+                    if str(refused) not in form.refusals:
+                        raise
+                    form.refuse(str(refused))
+                else:
+                    self.message_user(
+                        request,
+                        gettext(
+                            "%(clinic)s is closed on %(day)s. Appointments moved: %(moved)d; "
+                            "without a new place (rejected): %(rejected)d. Each person has been "
+                            "sent a message."
+                        )
+                        % {
+                            "clinic": clinic.name,
+                            "day": format_day(day),
+                            "moved": closure.moved,
+                            "rejected": closure.rejected,
+                        },
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(
+                        reverse("admin:clinics_clinicdayclosure_change", args=[closure.pk])
+                    )
+            else:
+                confirming, counts = True, closing_day_counts(clinic, day)
+        return TemplateResponse(
+            request,
+            "admin/clinics/clinic/close_day.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": gettext("Close a clinic's day"),
+                "opts": self.model._meta,
+                "form": form,
+                "confirming": confirming,
+                "counts": counts,
+            },
+        )
 
     def has_generate_slots_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("clinics.add_slot")
@@ -116,6 +235,10 @@ class ClinicAdmin(admin.ModelAdmin):
                 % {"campaign": campaign},
                 messages.INFO,
             )
+        extra_context = {
+            **(extra_context or {}),
+            "may_close_days": may_close_clinic_days(request.user),
+        }
         return super().changelist_view(request, extra_context)
 
     @admin.action(permissions=["generate_slots"], description=_("Generate slots…"))
@@ -292,3 +415,37 @@ class StaffMembershipAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for membership in queryset.select_related("user", "clinic"):
             remove_staff_membership(membership, actor=request.user)
+
+
+@admin.register(ClinicDayClosure)
+class ClinicDayClosureAdmin(admin.ModelAdmin):
+    """The closed clinic days, read-only: a day is closed only through "Close a clinic's
+    day" (``ClinicAdmin.close_day_view``), which moves its appointments; a closure is never
+    changed or removed here (its people have been moved and told)."""
+
+    list_display = ["clinic", "date", "reason", "moved", "rejected", "closed_at", "closed_by"]
+    list_filter = ["date", "clinic__region"]
+    list_select_related = ["clinic", "closed_by"]
+    search_fields = ["clinic__code", "clinic__name"]
+    date_hierarchy = "date"
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.has_perm("clinics.view_clinicdayclosure") or request.user.has_perm(
+            "clinics.view_clinic"
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        extra_context = {
+            **(extra_context or {}),
+            "may_close_days": may_close_clinic_days(request.user),
+        }
+        return super().changelist_view(request, extra_context)

@@ -59,6 +59,9 @@ MATRIX = {
     ("GET", "/admin/campaigns/vaccine/{vaccine}/change/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/clinics/slot/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/clinics/staffmembership/"): [302, 302, 403, 403, 200, 200],
+    ("GET", "/admin/clinics/clinic/close-day/"): [302, 302, 403, 403, 200, 200],
+    ("POST", "/admin/clinics/clinic/close-day/"): [302, 302, 403, 403, 200, 200],
+    ("GET", "/admin/clinics/clinicdayclosure/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/auth/user/"): [302, 302, 403, 403, 403, 200],
 }
 

@@ -669,7 +669,9 @@ def move_booking(
                 row.moved_at = now
                 row.save(update_fields=["slot", "moved_at"])
         head = course[0]
-        notifications.booking_changed(head, extra=f"moved-{int(now.timestamp())}")
+        # one text per move: the moment and where to (two moves in one second are two texts)
+        where = "-".join(str(slot.pk) for _, slot in plan)
+        notifications.booking_changed(head, extra=f"moved-{now.timestamp():.6f}-{where}")
     logger.info("booking %s moved", head.public_id)
     return head
 

@@ -238,3 +238,13 @@ def test_the_calendar_file_holds_an_event_for_each_dose():
         (seconds[0].date, seconds[0].start_time),
     ]
     assert len({str(event["uid"]) for event in events}) == 2
+
+
+def test_each_move_sends_its_own_text_even_within_one_second():
+    campaign = two_dose_campaign()
+    firsts, _ = course_slots(campaign)
+    booking = book_course(campaign, firsts[0], 1)
+    with time_machine.travel(timezone.now(), tick=False):
+        services.move_booking(booking.pk, slot_id=firsts[1].pk)
+        services.move_booking(booking.pk, slot_id=firsts[0].pk)
+    assert Notification.objects.filter(booking=booking, kind="changed").count() == 2

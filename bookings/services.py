@@ -241,6 +241,8 @@ def _later_slots(
     those ``bookings.doses`` offers. ``leaving``: slots the course gives up in the same change
     (a move), whose places count as free for it."""
     if not doses.later_doses(campaign):
+        if later_slot_ids:  # times for doses this vaccine does not have
+            raise SlotUnavailable(reason="not_offered")
         return []
     if later_slot_ids is None:
         found = doses.later_dose_slots(campaign, first=first, now=now)

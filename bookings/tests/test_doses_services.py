@@ -15,6 +15,7 @@ from bookings.tests.doses import (
     assert_places_add_up,
     book_course,
     course_slots,
+    identity,
     two_dose_campaign,
 )
 from clinics.models import ClinicDayClosure, Slot
@@ -248,3 +249,14 @@ def test_each_move_sends_its_own_text_even_within_one_second():
         services.move_booking(booking.pk, slot_id=firsts[1].pk)
         services.move_booking(booking.pk, slot_id=firsts[0].pk)
     assert Notification.objects.filter(booking=booking, kind="changed").count() == 2
+
+
+def test_times_for_later_doses_of_a_one_dose_vaccine_are_refused():
+    slot = SlotFactory()  # the default campaign's vaccine has one dose
+    other = SlotFactory(campaign=slot.campaign, clinic=slot.clinic, start_time=time(10, 0))
+    with pytest.raises(SlotUnavailable) as refused:
+        services.request_booking(
+            slot.campaign, identity=identity(1), slot_id=slot.pk, later_slot_ids=[other.pk]
+        )
+    assert refused.value.reason == "not_offered"
+    assert not Booking.objects.exists()

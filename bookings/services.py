@@ -478,15 +478,18 @@ def _cancellable_rows(course: list[Booking], *, now: datetime) -> list[Booking]:
     return rows
 
 
-def check_booking_cancellable(booking: Booking, *, now: datetime | None = None) -> None:
+def check_booking_cancellable(
+    booking: Booking, *, now: datetime | None = None, course: list[Booking] | None = None
+) -> list[Booking]:
     """Raise ``NotCancellable`` if this booking has nothing to cancel now: no longer active
     (``not_active``), every dose left given (``checked_in``: the booking is the record that
-    they came, and the place stays taken), or the days over (``past``). Cancelling cancels
-    every dose not given yet. The cancel page asks this before it offers the button;
-    ``cancel_booking`` asks it again under the row locks."""
+    they came, and the place stays taken), or the days over (``past``); else the appointments
+    cancelling would cancel (every dose not given yet). ``course``: the booking's course when
+    the caller has read it (``selectors.course_of``). The cancel page asks this before it offers
+    the button; ``cancel_booking`` asks it again under the row locks."""
     from bookings.selectors import course_of
 
-    _cancellable_rows(course_of(booking), now=now or timezone.now())
+    return _cancellable_rows(course or course_of(booking), now=now or timezone.now())
 
 
 def cancel_booking(booking_id: int, *, now: datetime | None = None) -> Booking:
@@ -532,13 +535,15 @@ def _movable_rows(course: list[Booking], *, now: datetime) -> list[Booking]:
     return rows
 
 
-def check_booking_movable(booking: Booking, *, now: datetime | None = None) -> list[Booking]:
+def check_booking_movable(
+    booking: Booking, *, now: datetime | None = None, course: list[Booking] | None = None
+) -> list[Booking]:
     """The appointments moving this booking would change, first first, or ``NotMovable``:
     not confirmed, every dose given, or past the change deadline of the first one to move
-    (``Campaign.change_deadline``)."""
+    (``Campaign.change_deadline``). ``course``: as for ``check_booking_cancellable``."""
     from bookings.selectors import course_of
 
-    return _movable_rows(course_of(booking), now=now or timezone.now())
+    return _movable_rows(course or course_of(booking), now=now or timezone.now())
 
 
 def plan_move(

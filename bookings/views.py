@@ -404,22 +404,22 @@ def status(request: HttpRequest, public_id) -> HttpResponse:
     }
     if may_manage:
         try:
-            services.check_booking_cancellable(booking)
+            services.check_booking_cancellable(booking, course=course)
         except NotCancellable:
             pass
         else:
             context["may_cancel"] = True
-        context.update(_move_offer(booking))
+        context.update(_move_offer(booking, course))
     if booking.status == Booking.Status.REJECTED and may_manage:
         context["alternatives"] = places.alternative_slots(booking.slot, now=timezone.now())
     return render(request, "bookings/status.html", context)
 
 
-def _move_offer(booking: Booking) -> dict:
+def _move_offer(booking: Booking, course: list[Booking]) -> dict:
     """What the status page says about moving: the deadline until which it may (``move_until``),
     or why it no longer may when that is the deadline (``move_refusal``)."""
     try:
-        rows = services.check_booking_movable(booking)
+        rows = services.check_booking_movable(booking, course=course)
     except NotMovable as refused:
         return {"move_refusal": refused if refused.reason == "deadline" else None}
     return {"move_until": booking.campaign.change_deadline(rows[0].slot.date)}
@@ -526,12 +526,9 @@ def cancel(request: HttpRequest, public_id) -> HttpResponse:
         course = selectors.course_of(booking)
         cancelled = []
         try:
-            services.check_booking_cancellable(booking)
+            cancelled = services.check_booking_cancellable(booking, course=course)
         except NotCancellable as refused:
             refusal = refused
-        else:
-            # the same rule the service applies (check_booking_cancellable's), for the list
-            cancelled = services._cancellable_rows(course, now=timezone.now())
         return render(
             request,
             "bookings/cancel.html",

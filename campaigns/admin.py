@@ -1,7 +1,11 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
@@ -10,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from bookings.models import Booking
 from campaigns import services
 from campaigns.models import BookingWindow, Campaign, Vaccine, format_birth_date
+from campaigns.selectors import second_dose_shortfall
 from campaigns.windows import WindowState, describe, format_kst, window_state, windows_of
 
 # What each state of the window rule is called where officials read it.
@@ -102,11 +107,35 @@ class VaccineAdmin(admin.ModelAdmin):
         }
 
 
+class CampaignForm(forms.ModelForm):
+    """The campaign's page. The change deadline may be left empty: the model's default (a day
+    before, at 18:00) is kept."""
+
+    DEFAULTED = ("change_deadline_days", "change_deadline_time")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in self.DEFAULTED:
+            if name in self.fields:
+                self.fields[name].required = False
+
+    def _defaulted(self, name: str):
+        value = self.cleaned_data.get(name)
+        return Campaign._meta.get_field(name).get_default() if value is None else value
+
+    def clean_change_deadline_days(self):
+        return self._defaulted("change_deadline_days")
+
+    def clean_change_deadline_time(self):
+        return self._defaulted("change_deadline_time")
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     class Media:
         css = {"all": ["vaxbook/admin.css"]}
 
+    form = CampaignForm
     inlines = [BookingWindowInline]
     actions = ["publish_draw"]
     list_display = [
@@ -121,6 +150,7 @@ class CampaignAdmin(admin.ModelAdmin):
         "confirmed_count",
         "rejected_count",
         "cancelled_count",
+        "no_show_count",
     ]
     list_filter = [WindowStateFilter, "vaccine"]
     list_select_related = ["vaccine"]
@@ -137,6 +167,16 @@ class CampaignAdmin(admin.ModelAdmin):
                 "description": _(
                     "Times are Korea time (KST, Asia/Seoul), whatever the clock of the computer "
                     "you are using. Booking opens at the first time and closes at the second."
+                ),
+            },
+        ),
+        (
+            _("Moving an appointment"),
+            {
+                "fields": ["change_deadline_days", "change_deadline_time"],
+                "description": _(
+                    "Until when people may move their appointment themselves: this many days "
+                    "before its day, at this time (Korea time)."
                 ),
             },
         ),
@@ -179,6 +219,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 confirmed_count=_count_with_status(Booking.Status.CONFIRMED),
                 rejected_count=_count_with_status(Booking.Status.REJECTED),
                 cancelled_count=_count_with_status(Booking.Status.CANCELLED),
+                no_show_count=_count_with_status(Booking.Status.NO_SHOW),
             )
         )
 
@@ -216,6 +257,10 @@ class CampaignAdmin(admin.ModelAdmin):
     @admin.display(description=_("Cancelled"), ordering="cancelled_count")
     def cancelled_count(self, campaign: Campaign) -> int:
         return campaign.cancelled_count
+
+    @admin.display(description=_("Did not come"), ordering="no_show_count")
+    def no_show_count(self, campaign: Campaign) -> int:
+        return campaign.no_show_count
 
     @admin.display(description=_("Draws"))
     def draws_done(self, campaign: Campaign) -> str:
@@ -363,7 +408,63 @@ class CampaignAdmin(admin.ModelAdmin):
                 if str(object_id).isdigit()
                 else ""
             )
+        if str(object_id).isdigit() and self.has_view_permission(request):
+            extra_context["second_doses_url"] = reverse(
+                "admin:campaigns_campaign_second_doses", args=[int(object_id)]
+            )
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        second_doses = self.admin_site.admin_view(self.second_doses_view)
+        return [
+            path(
+                "<path:object_id>/second-doses/",
+                second_doses,
+                name="campaigns_campaign_second_doses",
+            ),
+            *super().get_urls(),
+        ]
+
+    def second_doses_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Where the second doses will run out before the first: per clinic and day, the
+        first-dose places still free against the second-dose places still free for them
+        (``campaigns.selectors.second_dose_shortfall``); ``?short=1`` lists only the days
+        short of second doses. Officials only (who may see campaigns)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        object_id = unquote(object_id)
+        campaign = (
+            Campaign.objects.select_related("vaccine").filter(pk=int(object_id)).first()
+            if object_id.isdigit()
+            else None
+        )
+        if campaign is None:
+            raise Http404(gettext("No such campaign."))
+        found = second_dose_shortfall(campaign)
+        rows = found or []
+        only_short = request.GET.get("short") == "1"
+        return TemplateResponse(
+            request,
+            "admin/campaigns/campaign/second_doses.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": gettext("Second doses: where they run short"),
+                "opts": self.model._meta,
+                "original": campaign,
+                "campaign": campaign,
+                "one_dose": found is None,
+                "rows": [row for row in rows if row.short] if only_short else rows,
+                "short_days": sum(1 for row in rows if row.short),
+                "only_short": only_short,
+                "interval": (
+                    campaign.vaccine.interval_min_days,
+                    campaign.vaccine.interval_recommended_days,
+                    campaign.vaccine.interval_max_days,
+                )
+                if found is not None
+                else None,
+            },
+        )
 
     @admin.action(
         description=_("Publish the queue draws (seeds and orders)"), permissions=["change"]

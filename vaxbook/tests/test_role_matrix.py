@@ -54,6 +54,14 @@ MATRIX = {
     ("GET", "/admin/auditlog/auditevent/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/notifications/notification/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/campaigns/campaign/add/"): [302, 302, 403, 403, 200, 200],
+    ("GET", "/admin/campaigns/campaign/{campaign_pk}/second-doses/"): [
+        302,
+        302,
+        403,
+        403,
+        200,
+        200,
+    ],
     ("GET", "/admin/campaigns/vaccine/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/campaigns/vaccine/add/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/campaigns/vaccine/{vaccine}/change/"): [302, 302, 403, 403, 200, 200],
@@ -101,6 +109,7 @@ def world(db):
         clients[role].force_login(user)
     values = {
         "campaign": slot.campaign.slug,
+        "campaign_pk": slot.campaign.pk,
         "vaccine": slot.campaign.vaccine_id,
         "public_id": booking.public_id,
         "other_public_id": other.public_id,

@@ -3,6 +3,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
@@ -108,7 +109,12 @@ class CloseClinicDayForm(forms.Form):
         "closed": _("This clinic's day is already closed."),
     }
 
-    clinic = forms.ModelChoiceField(queryset=Clinic.objects.all(), label=_("Clinic"))
+    # A search box rather than a list of every clinic in the country (ClinicAdmin's search).
+    clinic = forms.ModelChoiceField(
+        queryset=Clinic.objects.all(),
+        label=_("Clinic"),
+        widget=AutocompleteSelect(ClinicDayClosure._meta.get_field("clinic"), admin.site),
+    )
     date = forms.DateField(label=_("Day"), widget=forms.DateInput(attrs={"type": "date"}))
     reason = forms.CharField(
         label=_("Reason"),

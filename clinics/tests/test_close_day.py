@@ -65,6 +65,18 @@ def test_the_form_asks_for_the_clinic_the_day_and_the_reason(official, full_day)
     form = response.context["form"]
     assert set(form.fields) == {"clinic", "date", "reason"}
     assert form.initial["clinic"] == clinic
+    # the clinic is searched for (the admin's autocomplete), not picked from every clinic
+    found = client.get(
+        reverse("admin:autocomplete"),
+        {
+            "term": clinic.code,
+            "app_label": "clinics",
+            "model_name": "clinicdayclosure",
+            "field_name": "clinic",
+        },
+    )
+    assert found.status_code == 200
+    assert [r["id"] for r in found.json()["results"]] == [str(clinic.pk)]
 
 
 def test_the_confirmation_says_how_many_appointments_the_day_holds_and_changes_nothing(

@@ -2,11 +2,13 @@
 says how many appointments the day holds, then the service moves them or rejects them, audited;
 a past or already closed day is refused on the form. The closed days are listed, read-only."""
 
+import threading
 from datetime import time, timedelta
 
 import pytest
 from django.contrib import messages
 from django.contrib.messages import get_messages
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -156,6 +158,51 @@ def test_a_day_closed_between_the_confirmation_and_the_click_is_refused_by_the_s
     response = client.post(reverse(URL), _fields(clinic, day, confirm="1"))
     assert response.status_code == 200
     assert response.context["form"].has_error("date", code="closed")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_officials_closing_the_same_day_at_once_one_closes_it_the_other_is_told(
+    official, full_day
+):
+    """The other official's closing is still uncommitted when this one confirms: the form's
+    check and the service's first look both pass, then the service waits for the other's
+    locks and its closure meets the other's. The page says the day is closed, not a 500."""
+    client, _ = official
+    clinic, day, spare, moved, stranded = full_day
+    other = UserFactory(is_staff=True)
+    closed, release = threading.Event(), threading.Event()
+
+    def close_and_hold():
+        try:
+            with transaction.atomic():
+                services.close_clinic_day(clinic, day, reason="the other", actor=other)
+                closed.set()
+                release.wait(timeout=10)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=close_and_hold)
+    worker.start()
+    try:
+        assert closed.wait(timeout=10)
+        threading.Timer(0.5, release.set).start()
+        response = client.post(reverse(URL), _fields(clinic, day, confirm="1"))
+    finally:
+        release.set()
+        worker.join()
+    assert response.status_code == 200
+    assert response.context["form"].has_error("date", code="closed")
+    closure = ClinicDayClosure.objects.get()
+    assert (closure.reason, closure.closed_by, closure.moved, closure.rejected) == (
+        "the other",
+        other,
+        1,
+        1,
+    )
+    assert AuditEvent.objects.filter(action="clinic_day_closed").count() == 1
+    moved.refresh_from_db()
+    assert moved.slot == spare
+    assert_places_add_up()
 
 
 def test_nonsense_is_a_form_error_not_a_500(official, full_day):

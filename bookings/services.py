@@ -525,14 +525,27 @@ def _movable_rows(course: list[Booking], *, now: datetime) -> list[Booking]:
     rows = [
         row
         for row in course
-        if row.status == Booking.Status.CONFIRMED and row.checked_in_at is None
+        if (row.status == Booking.Status.CONFIRMED and row.checked_in_at is None)
+        or _replaceable(row, course)
     ]
     if not rows:
         raise NotMovable(reason="checked_in")
-    deadline = course[0].campaign.change_deadline(rows[0].slot.date)
-    if now >= deadline:
-        raise NotMovable(reason="deadline", deadline=deadline)
+    if rows[0].status == Booking.Status.CONFIRMED:
+        deadline = course[0].campaign.change_deadline(rows[0].slot.date)
+        if now >= deadline:
+            raise NotMovable(reason="deadline", deadline=deadline)
     return rows
+
+
+def _replaceable(row: Booking, course: list[Booking]) -> bool:
+    """A later dose that lost its place when its clinic closed the day after the first dose
+    was given: a move books it again (a new course cannot: the first dose is the person's)."""
+    return (
+        row.dose > 1
+        and course[0].checked_in_at is not None
+        and row.status == Booking.Status.REJECTED
+        and row.reject_reason == Booking.RejectReason.CLINIC_CLOSED
+    )
 
 
 def check_booking_movable(
@@ -565,7 +578,7 @@ def plan_move(
     course = course_of(booking)
     rows = _movable_rows(course, now=now)
     campaign = booking.campaign
-    leaving = tuple(row.slot_id for row in rows)
+    leaving = tuple(row.slot_id for row in rows if row.status == Booking.Status.CONFIRMED)
     new_first = _check_new_first(campaign, course, rows, slot_id=slot_id, leaving=leaving, now=now)
     plan = [(rows[0], new_first)]
     if later_slot_ids is not None:
@@ -576,8 +589,10 @@ def plan_move(
     previous = new_first
     for row in rows[1:]:
         keep = row.slot
-        if keep.clinic_id == previous.clinic_id and doses.within_interval(
-            campaign.vaccine, previous=previous.date, day=keep.date
+        if (
+            row.status == Booking.Status.CONFIRMED
+            and keep.clinic_id == previous.clinic_id
+            and doses.within_interval(campaign.vaccine, previous=previous.date, day=keep.date)
         ):
             slot = keep
         else:
@@ -665,16 +680,18 @@ def move_booking(
     with transaction.atomic():
         course = _locked_course(head.pk, "campaign__vaccine", "slot__clinic")
         plan = plan_move(course[0], slot_id=slot_id, later_slot_ids=later_slot_ids, now=now)
-        deltas = _places([row for row, _ in plan], -1)
+        deltas = _places([row for row, _ in plan if row.status == Booking.Status.CONFIRMED], -1)
         for _, slot in plan:
             deltas[slot.pk] = deltas.get(slot.pk, 0) + 1
         if _shift_places(deltas) is not None:
             raise SlotUnavailable(reason="full")
         for row, slot in plan:
-            if row.slot_id != slot.pk:
+            if row.slot_id != slot.pk or row.status != Booking.Status.CONFIRMED:
                 row.slot = slot
                 row.moved_at = now
-                row.save(update_fields=["slot", "moved_at"])
+                row.status = Booking.Status.CONFIRMED  # a dose booked again (_replaceable)
+                row.reject_reason = ""
+                row.save(update_fields=["slot", "moved_at", "status", "reject_reason"])
         head = course[0]
         # one text per move: the moment and where to (two moves in one second are two texts)
         where = "-".join(str(slot.pk) for _, slot in plan)
@@ -870,6 +887,8 @@ def close_clinic_day(clinic, day, *, reason: str, actor, now: datetime | None = 
     if day < timezone.localdate(now):
         raise ValueError("past")
     with transaction.atomic():
+        # one closing of a clinic at a time: a double submit finds the day closed
+        type(clinic).objects.select_for_update().filter(pk=clinic.pk).first()
         if ClinicDayClosure.objects.filter(clinic=clinic, date=day).exists():
             raise ValueError("closed")
         on_day = Booking.objects.filter(
@@ -878,14 +897,23 @@ def close_clinic_day(clinic, day, *, reason: str, actor, now: datetime | None = 
             status__in=Booking.ACTIVE_STATUSES,
             checked_in_at__isnull=True,
         )
-        # the courses first, then the day's slots: a confirmation that took a place just
-        # before is waited for by the slot update, and found by the second look
+        # Locks, in the order every other writer takes them: the courses first, then the slots
+        # in id order — here every slot of the clinic still to come, since any may receive a
+        # moved appointment (taking them one by one as the moves go would wait in a circle
+        # with a person's move). Locking the slots waits for a confirmation that took a place
+        # on the day just before; the second look finds it. A confirmation still waiting for
+        # the day's slot holds its booking: skipped (it will find the day full and reject).
         heads = {first or pk for pk, first in on_day.values_list("pk", "first_dose_id")}
         _lock_courses(heads)
+        list(
+            Slot.objects.select_for_update()
+            .filter(clinic=clinic, date__gte=timezone.localdate(now))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         Slot.objects.filter(clinic=clinic, date=day).update(capacity=F("booked"))
         late = {first or pk for pk, first in on_day.values_list("pk", "first_dose_id")} - heads
-        _lock_courses(late)
-        heads |= late
+        heads |= _lock_courses(late, skip_locked=True)
         moved = rejected = 0
         for head in sorted(heads):
             course = list(
@@ -927,14 +955,18 @@ def close_clinic_day(clinic, day, *, reason: str, actor, now: datetime | None = 
     return closure
 
 
-def _lock_courses(heads) -> None:
-    if heads:
-        list(
-            Booking.objects.select_for_update()
-            .filter(Q(pk__in=heads) | Q(first_dose_id__in=heads))
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+def _lock_courses(heads, *, skip_locked: bool = False) -> set[int]:
+    """Lock every row of these courses (by first-dose id); returns the courses locked (with
+    ``skip_locked``, those whose rows nobody else holds now)."""
+    if not heads:
+        return set()
+    rows = (
+        Booking.objects.select_for_update(skip_locked=skip_locked)
+        .filter(Q(pk__in=heads) | Q(first_dose_id__in=heads))
+        .order_by("pk")
+        .values_list("pk", "first_dose_id")
+    )
+    return {first or pk for pk, first in rows}
 
 
 def _move_off_closed_day(course: list[Booking], *, closed_day, clinic, now: datetime) -> str:
@@ -958,7 +990,11 @@ def _move_off_closed_day(course: list[Booking], *, closed_day, clinic, now: date
                 row.save(update_fields=["slot", "moved_at"])
                 break
         else:
-            dropped = [r for r in course[index:] if r.is_active and r.checked_in_at is None]
+            # no first dose without its second: with the first still to give, the whole
+            # course goes; with it given, the doses from this one on (the person books them
+            # again through a move: ``_movable_rows``)
+            start = index if course[0].checked_in_at is not None else 0
+            dropped = [r for r in course[start:] if r.is_active and r.checked_in_at is None]
             _shift_places(_places([r for r in dropped if r.status == Booking.Status.CONFIRMED], -1))
             for r in dropped:
                 r.status = Booking.Status.REJECTED

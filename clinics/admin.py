@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -183,12 +183,6 @@ class ClinicAdmin(admin.ModelAdmin):
                     if str(refused) not in form.refusals:
                         raise
                     form.refuse(str(refused))
-                except IntegrityError:
-                    # Two officials closing the same day at once: the second's closure row
-                    # meets the first's (clinic_day_closed_once) and its transaction is undone.
-                    if not ClinicDayClosure.objects.filter(clinic=clinic, date=day).exists():
-                        raise
-                    form.refuse("closed")
                 else:
                     self.message_user(
                         request,

@@ -165,8 +165,8 @@ def test_two_officials_closing_the_same_day_at_once_one_closes_it_the_other_is_t
     official, full_day
 ):
     """The other official's closing is still uncommitted when this one confirms: the form's
-    check and the service's first look both pass, then the service waits for the other's
-    locks and its closure meets the other's. The page says the day is closed, not a 500."""
+    check passes, then the service waits for the other's lock on the clinic and finds the day
+    closed. The page says so on the form, not a 500, and nothing is closed twice."""
     client, _ = official
     clinic, day, spare, moved, stranded = full_day
     other = UserFactory(is_staff=True)

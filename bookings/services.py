@@ -870,6 +870,18 @@ def _free_slots_near(row: Booking, course: list[Booking], *, closed_day, now: da
     )
 
 
+def check_clinic_day_closable(clinic, day, *, now: datetime | None = None) -> None:
+    """``ValueError("past")`` for a day before today (KST), ``ValueError("closed")`` for a day
+    already closed; the admin's form asks before it confirms, ``close_clinic_day`` again under
+    the clinic's lock."""
+    from clinics.models import ClinicDayClosure
+
+    if day < timezone.localdate(now or timezone.now()):
+        raise ValueError("past")
+    if ClinicDayClosure.objects.filter(clinic=clinic, date=day).exists():
+        raise ValueError("closed")
+
+
 def close_clinic_day(clinic, day, *, reason: str, actor, now: datetime | None = None):
     """Close ``clinic`` on ``day`` (Korea time) for every campaign: each appointment of the day
     not given yet is moved to the nearest free place at the same clinic that keeps its course
@@ -884,13 +896,10 @@ def close_clinic_day(clinic, day, *, reason: str, actor, now: datetime | None = 
     from vaxbook.auditlog.services import record
 
     now = now or timezone.now()
-    if day < timezone.localdate(now):
-        raise ValueError("past")
     with transaction.atomic():
         # one closing of a clinic at a time: a double submit finds the day closed
         type(clinic).objects.select_for_update().filter(pk=clinic.pk).first()
-        if ClinicDayClosure.objects.filter(clinic=clinic, date=day).exists():
-            raise ValueError("closed")
+        check_clinic_day_closable(clinic, day, now=now)
         on_day = Booking.objects.filter(
             slot__clinic=clinic,
             slot__date=day,

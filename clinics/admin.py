@@ -10,11 +10,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from bookings.services import close_clinic_day
+from bookings.services import check_clinic_day_closable, close_clinic_day
 from campaigns.models import Campaign
 from clinics.models import Clinic, ClinicDayClosure, Slot, StaffMembership
 from clinics.selectors import closing_day_counts
@@ -128,14 +127,11 @@ class CloseClinicDayForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned_data = super().clean()
         clinic, day = cleaned_data.get("clinic"), cleaned_data.get("date")
-        if day is not None and day < timezone.localdate():
-            self.refuse("past")
-        elif (
-            clinic is not None
-            and day is not None
-            and ClinicDayClosure.objects.filter(clinic=clinic, date=day).exists()
-        ):
-            self.refuse("closed")
+        if clinic is not None and day is not None:
+            try:
+                check_clinic_day_closable(clinic, day)
+            except ValueError as refused:
+                self.refuse(str(refused))
         return cleaned_data
 
 

@@ -95,6 +95,20 @@ class Slot(models.Model):
                     % {"booked": self.booked}
                 }
             )
+        if (
+            self.capacity is not None
+            and self.capacity > self.booked
+            and self.clinic_id is not None
+            and self.date is not None
+            and ClinicDayClosure.objects.filter(clinic_id=self.clinic_id, date=self.date).exists()
+        ):
+            raise ValidationError(
+                {
+                    "capacity": gettext(
+                        "The clinic is closed on this day: it takes no more bookings."
+                    )
+                }
+            )
 
 
 class StaffMembership(models.Model):

@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
-from clinics.models import Clinic, Slot, StaffMembership
+from clinics.models import Clinic, ClinicDayClosure, Slot, StaffMembership
 from vaxbook.auditlog.models import AuditEvent
 from vaxbook.auditlog.services import record
 
@@ -105,6 +105,12 @@ def generate_slots(
     if not clinic_ids:
         return 0
     times = _start_times(day_starts, day_ends, timedelta(minutes=interval_minutes))
+    # a closed day (bookings.services.close_clinic_day) gets no new places
+    closed = set(
+        ClinicDayClosure.objects.filter(
+            clinic_id__in=clinic_ids, date__range=(first_day, last_day)
+        ).values_list("clinic_id", "date")
+    )
     new_slots: Iterator[Slot] = (
         Slot(
             clinic_id=clinic_id,
@@ -115,6 +121,7 @@ def generate_slots(
         )
         for clinic_id in clinic_ids
         for offset in range(days)
+        if (clinic_id, first_day + timedelta(days=offset)) not in closed
         for start_time in times
     )
     scope = Slot.objects.filter(

@@ -3,7 +3,7 @@ page after logging in, then asked for at every login; required for everyone when
 ``VAXBOOK_REQUIRE_SECOND_FACTOR`` is on (the production default)."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -74,6 +74,14 @@ def test_a_used_code_cannot_be_replayed(official):
     assert _login(Client(), code).status_code == 200
 
 
+def _just_before_a_step() -> datetime:
+    """One second before a 30-second TOTP step begins: the moment where a test that moves the
+    clock on by seconds crosses into the next step (the worst case, pinned)."""
+    now = int(timezone.now().timestamp())
+    return datetime.fromtimestamp(now - now % 30 + 29, tz=UTC)
+
+
+@time_machine.travel(_just_before_a_step())
 def test_setting_up_a_second_factor_then_logging_in_with_it(official):
     client = Client()
     assert _login(client).status_code == 302  # no second factor yet: the password is enough
@@ -98,7 +106,9 @@ def test_setting_up_a_second_factor_then_logging_in_with_it(official):
 
     later = Client()
     assert _login(later).status_code == 200  # now the code is asked for
-    assert _login(later, _code(device, offset=1)).status_code == 302
+    # a code of a later step than the one that confirmed the device (that one is used up)
+    with time_machine.travel(timezone.now() + timedelta(seconds=2)):
+        assert _login(later, _code(device, offset=1)).status_code == 302
 
 
 def test_a_session_that_skipped_the_second_factor_is_sent_to_log_in(official):

@@ -205,17 +205,28 @@ def verify_phone(request: HttpRequest, campaign: str) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @booking_window_required
+def _place_choice(request: HttpRequest) -> tuple[dict, list[str], Clinic | None, SlotChoiceForm]:
+    """What the choose lists were asked for (region, clinic, day), the errors of that query,
+    the clinic asked for, and the time form: the choose step's and the move's."""
+    query = PlaceQueryForm(request.POST if request.method == "POST" else request.GET)
+    choice = query.cleaned_data if query.is_valid() else {}
+    errors = [] if query.is_valid() else [_("That choice is not valid; choose again.")]
+    clinic = Clinic.objects.filter(code=choice["clinic"]).first() if choice.get("clinic") else None
+    return (
+        choice,
+        errors,
+        clinic,
+        SlotChoiceForm(request.POST if request.method == "POST" else None),
+    )
+
+
 @steps.step_required(steps.CHOOSE)
 def choose(request: HttpRequest, campaign: str) -> HttpResponse:
     """Step 2: region → clinic → day → time, with the places left shown. For a vaccine of
     several doses, the times of the later doses are found with the first (``bookings.doses``)
     and kept in the flow; a first time without them is refused here."""
     now = timezone.now()
-    query = PlaceQueryForm(request.POST if request.method == "POST" else request.GET)
-    choice = query.cleaned_data if query.is_valid() else {}
-    errors = [] if query.is_valid() else [_("That choice is not valid; choose again.")]
-    clinic = Clinic.objects.filter(code=choice["clinic"]).first() if choice.get("clinic") else None
-    form = SlotChoiceForm(request.POST if request.method == "POST" else None)
+    choice, errors, clinic, form = _place_choice(request)
     if request.method == "POST" and form.is_valid():
         try:
             _choose_slot(request, form.cleaned_data["slot"], clinic=clinic, now=now)
@@ -613,11 +624,7 @@ def move(request: HttpRequest, campaign: str, public_id) -> HttpResponse:
         services.check_booking_movable(booking, now=now)
     except NotMovable as refused:
         return _not_movable(request, booking, refused)
-    query = PlaceQueryForm(request.POST if request.method == "POST" else request.GET)
-    choice = query.cleaned_data if query.is_valid() else {}
-    errors = [] if query.is_valid() else [_("That choice is not valid; choose again.")]
-    clinic = Clinic.objects.filter(code=choice["clinic"]).first() if choice.get("clinic") else None
-    form = SlotChoiceForm(request.POST if request.method == "POST" else None)
+    choice, errors, clinic, form = _place_choice(request)
     if request.method == "POST" and form.is_valid():
         slot_id = form.cleaned_data["slot"]
         try:

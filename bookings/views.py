@@ -202,9 +202,6 @@ def verify_phone(request: HttpRequest, campaign: str) -> HttpResponse:
     )
 
 
-@never_cache
-@require_http_methods(["GET", "POST"])
-@booking_window_required
 def _place_choice(request: HttpRequest) -> tuple[dict, list[str], Clinic | None, SlotChoiceForm]:
     """What the choose lists were asked for (region, clinic, day), the errors of that query,
     the clinic asked for, and the time form: the choose step's and the move's."""
@@ -220,6 +217,9 @@ def _place_choice(request: HttpRequest) -> tuple[dict, list[str], Clinic | None,
     )
 
 
+@never_cache
+@require_http_methods(["GET", "POST"])
+@booking_window_required
 @steps.step_required(steps.CHOOSE)
 def choose(request: HttpRequest, campaign: str) -> HttpResponse:
     """Step 2: region → clinic → day → time, with the places left shown. For a vaccine of

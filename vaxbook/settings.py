@@ -213,6 +213,9 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "vaxbook.auditlog",  # the audit log every app writes to
     "vaxbook.notifications",  # the outbox: texts and e-mails people receive
+    "vaxbook.dashboard",  # officials' live picture of an opening (admin)
+    "vaxbook.planner",  # the capacity planner (admin)
+    "vaxbook.metrics",  # Prometheus metrics and /healthz for operators
     "campaigns",
     "clinics",
     "bookings",

@@ -15,7 +15,12 @@ urlpatterns = [
     path("api/", include("vaxbook.api_urls")),
     path("admin/login/", vaxbook_views.admin_login, name="admin-login"),
     path("account/second-factor/", second_factor.setup, name="second-factor-setup"),
+    # officials' pages beside the admin (their views check the admin login and permissions)
+    path("admin/dashboard/", include("vaxbook.dashboard.urls")),
+    path("admin/planner/", include("vaxbook.planner.urls")),
     path("admin/", admin.site.urls),
+    # operators: /metrics (Prometheus, behind a token) and /healthz (load balancers)
+    path("", include("vaxbook.metrics.urls")),
     # POST language=ko|en: the switch on every page (Django's set_language, remembered in a cookie).
     path("i18n/", include("django.conf.urls.i18n")),
 ]

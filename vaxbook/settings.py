@@ -199,6 +199,28 @@ DEFAULT_FROM_EMAIL = config.get_setting("VAXBOOK_EMAIL_FROM", "vaxbook <noreply@
 # an appointment at each campaign's reminder time (Campaign.reminder_time, KST).
 VAXBOOK_WINDOW_NOTICE_MINUTES = config.get_int("VAXBOOK_WINDOW_NOTICE_MINUTES", 10, minimum=1)
 
+# Operators (vaxbook.metrics). GET /metrics answers Prometheus with
+# "Authorization: Bearer <VAXBOOK_METRICS_TOKEN>"; without a token set it is off (404) in
+# production and open in development. /healthz (load balancers) needs no token; each of its
+# checks (database, Redis, broker) gives up after VAXBOOK_HEALTH_TIMEOUT seconds.
+# Under gunicorn's several workers, set PROMETHEUS_MULTIPROC_DIR (read by prometheus-client
+# itself, not here) to a directory emptied before every start; unset, each process counts alone.
+VAXBOOK_METRICS_TOKEN = config.get_setting("VAXBOOK_METRICS_TOKEN")
+if VAXBOOK_METRICS_TOKEN and len(VAXBOOK_METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "VAXBOOK_METRICS_TOKEN must be at least 32 characters (e.g. `openssl rand -hex 32`)."
+    )
+VAXBOOK_HEALTH_TIMEOUT = config.get_float("VAXBOOK_HEALTH_TIMEOUT", 2.0, minimum=0.1)
+if VAXBOOK_HEALTH_TIMEOUT > 2.0:
+    raise ImproperlyConfigured(
+        "VAXBOOK_HEALTH_TIMEOUT must be at most 2 seconds: a load balancer's check is short."
+    )
+_multiproc_dir = config.get_setting("PROMETHEUS_MULTIPROC_DIR")
+if _multiproc_dir and not (BASE_DIR / _multiproc_dir).is_dir():
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_MULTIPROC_DIR={_multiproc_dir!r} must be an existing (emptied) directory."
+    )
+
 INSTALLED_APPS = [
     "csp",
     "vaxbook.apps.AdminConfig",  # django.contrib.admin, its login with a second factor
@@ -222,6 +244,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it times every request, the other middleware included, and counts it by view.
+    "vaxbook.metrics.middleware.RequestMetrics",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "vaxbook.middleware.RequireUtf8Body",
@@ -327,6 +351,9 @@ CSRF_FAILURE_VIEW = "vaxbook.views.csrf_failure"
 # except through it; in development nothing sets it, so it is not trusted there.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
 SECURE_SSL_REDIRECT = PRODUCTION
+# Load balancers' health checks and Prometheus reach gunicorn directly on the internal network,
+# over plain HTTP: no redirect for them (the metrics still need their token).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 LANGUAGE_COOKIE_SECURE = PRODUCTION

@@ -1,0 +1,202 @@
+"""The figures computed at each scrape: bookings, confirmation lag, the Celery queues, the
+waiting rooms and whether the components are up.
+
+Computed from the source of truth when Prometheus asks (every 15 s or so), not counted as they
+happen: every web process and worker would have to share counters, and a counter kept in a
+process is lost with it. The cost is bounded whatever the number of bookings: two GROUP BY
+queries over bookings and one over campaigns (pinned by a test), a few Redis reads, and the
+health checks. Booking counts are per campaign (tens of label values, not per booking).
+
+``*_total`` families are counters in Prometheus' sense: counts of events since the start
+(bookings requested, decided) that only grow — a row is never deleted (retention blanks
+personal fields, not rows) — so ``rate()`` and ``increase()`` work on them. The rest are gauges:
+how things stand now (bookings by current status, the oldest pending one's age, queue lengths).
+"""
+
+import time
+from datetime import timedelta
+
+import redis
+from django.conf import settings
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max, Min, Q
+from django.utils import timezone
+from kombu.transport.redis import PRIORITY_STEPS, Channel
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from bookings.models import Booking
+from campaigns import waiting_room
+from campaigns.models import Campaign
+from vaxbook.metrics import health
+from vaxbook.metrics.waiting import people_waiting
+
+RECENT = timedelta(minutes=5)  # the confirmation lag of bookings decided this recently
+
+
+def booking_figures() -> dict:
+    """Counts by campaign (slug) and status, and the confirmation lag: two queries."""
+    rows = (
+        Booking.objects.values("campaign__slug", "status")
+        .annotate(n=Count("id"), decided=Count("id", filter=Q(decided_at__isnull=False)))
+        .order_by()
+    )
+    now = timezone.now()
+    lag = ExpressionWrapper(F("decided_at") - F("requested_at"), output_field=DurationField())
+    recent = Q(decided_at__gte=now - RECENT)
+    lags = Booking.objects.aggregate(
+        oldest_pending=Min("requested_at", filter=Q(status=Booking.Status.PENDING)),
+        recent_avg=Avg(lag, filter=recent),
+        recent_max=Max(lag, filter=recent),
+    )
+    return {"rows": list(rows), "lags": lags, "now": now}
+
+
+def campaigns_waiting(now: float) -> dict[str, int]:
+    """People waiting per campaign whose waiting room is on and not yet closed: one query,
+    then the cached configuration (a database read only when it expired) and Redis."""
+    slugs = Campaign.objects.filter(
+        waiting_room_enabled=True, closes_at__gt=timezone.now()
+    ).values_list("slug", flat=True)
+    waiting = {}
+    for slug in slugs:
+        config = waiting_room.config_for(slug)
+        if config is not None and config.enabled:
+            waiting[slug] = people_waiting(config, now=now)
+    return waiting
+
+
+def queue_lengths() -> dict[str, int] | None:
+    """Messages waiting in each Celery queue (Redis LLEN; kombu keeps a queue's messages of
+    priority p > 0 in ``<queue>\\x06\\x16<p>``, so those lists are added), and ``unacked``
+    (delivered to a worker, not yet done). None when there is no broker to ask."""
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://")):
+        return None
+    timeout = float(settings.VAXBOOK_HEALTH_TIMEOUT)
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        names = [queue.name for queue in settings.CELERY_TASK_QUEUES]
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            for step in PRIORITY_STEPS:
+                pipe.llen(f"{name}{Channel.sep}{step}" if step else name)
+        pipe.hlen(Channel.unacked_key)
+        counts = pipe.execute()
+    finally:
+        client.close()
+    per_queue = len(PRIORITY_STEPS)
+    lengths = {
+        name: sum(counts[i * per_queue : (i + 1) * per_queue]) for i, name in enumerate(names)
+    }
+    lengths["unacked"] = counts[-1]
+    return lengths
+
+
+class OperatorsCollector:
+    """A prometheus-client custom collector: ``collect()`` runs at each scrape."""
+
+    def describe(self):
+        return []  # computed at scrape time: nothing to check at registration
+
+    def collect(self):
+        up = health.check_all()
+        yield self._up(up)
+        if health.is_up(up["database"]):
+            yield from self._bookings(booking_figures())
+        if health.is_up(up["redis"]) and health.is_up(up["database"]):
+            waiting = GaugeMetricFamily(
+                "vaxbook_waiting_room_people",
+                "People in a campaign's waiting room whose turn has not come (current line).",
+                labels=["campaign"],
+            )
+            for slug, count in sorted(campaigns_waiting(time.time()).items()):
+                waiting.add_metric([slug], count)
+            yield waiting
+        if health.is_up(up["broker"]):
+            yield from self._queues()
+
+    @staticmethod
+    def _up(up: dict[str, str]):
+        family = GaugeMetricFamily(
+            "vaxbook_up",
+            "1 when the component answered the health check (database, redis, broker).",
+            labels=["component"],
+        )
+        for component in health.COMPONENTS:
+            family.add_metric([component], 1 if health.is_up(up[component]) else 0)
+        return family
+
+    @staticmethod
+    def _bookings(figures: dict):
+        current = GaugeMetricFamily(
+            "vaxbook_bookings",
+            "Bookings by campaign and current status (pending, confirmed, rejected, ...).",
+            labels=["campaign", "status"],
+        )
+        requested = CounterMetricFamily(
+            "vaxbook_bookings_requested",
+            "Bookings requested (every booking row, whatever became of it).",
+            labels=["campaign"],
+        )
+        decided = CounterMetricFamily(
+            "vaxbook_bookings_decided",
+            "Bookings decided by a confirmation: outcome confirmed (even if cancelled or "
+            "moved since) or rejected.",
+            labels=["campaign", "outcome"],
+        )
+        totals: dict[str, dict[str, int]] = {}
+        for row in figures["rows"]:
+            slug, status = row["campaign__slug"], row["status"]
+            current.add_metric([slug, status], row["n"])
+            counts = totals.setdefault(slug, {"requested": 0, "confirmed": 0, "rejected": 0})
+            counts["requested"] += row["n"]
+            outcome = "rejected" if status == Booking.Status.REJECTED else "confirmed"
+            counts[outcome] += row["decided"]
+        for slug, counts in sorted(totals.items()):
+            requested.add_metric([slug], counts["requested"])
+            decided.add_metric([slug, "confirmed"], counts["confirmed"])
+            decided.add_metric([slug, "rejected"], counts["rejected"])
+        yield current
+        yield requested
+        yield decided
+
+        lags, now = figures["lags"], figures["now"]
+        oldest = lags["oldest_pending"]
+        yield GaugeMetricFamily(
+            "vaxbook_oldest_pending_booking_age_seconds",
+            "Age of the oldest booking still pending (0 when none is): the confirmation lag.",
+            value=max((now - oldest).total_seconds(), 0.0) if oldest else 0.0,
+        )
+        for name, key, what in (
+            ("avg", "recent_avg", "Mean"),
+            ("max", "recent_max", "Longest"),
+        ):
+            value = lags[key]
+            yield GaugeMetricFamily(
+                f"vaxbook_confirmation_lag_{name}_seconds",
+                f"{what} time from request to decision of the bookings decided in the last "
+                f"{int(RECENT.total_seconds() // 60)} minutes (0 when none was).",
+                value=value.total_seconds() if value is not None else 0.0,
+            )
+
+    @staticmethod
+    def _queues():
+        try:
+            lengths = queue_lengths()
+        except redis.RedisError:
+            return
+        if lengths is None:
+            return
+        unacked = lengths.pop("unacked")
+        family = GaugeMetricFamily(
+            "vaxbook_celery_queue_length",
+            "Messages waiting in a Celery queue of the broker (not yet taken by a worker).",
+            labels=["queue"],
+        )
+        for name, count in lengths.items():
+            family.add_metric([name], count)
+        yield family
+        yield GaugeMetricFamily(
+            "vaxbook_celery_unacked_messages",
+            "Messages taken by a worker and not yet acknowledged (running or prefetched).",
+            value=unacked,
+        )

@@ -1,0 +1,45 @@
+"""Where the metrics live, and how a scrape gathers them.
+
+Request metrics are kept in ``REQUEST_REGISTRY`` (not prometheus-client's global one, which
+also holds the process and platform collectors that multiprocess mode cannot serve). A scrape
+builds a fresh registry each time:
+
+* one process (``make run``, the tests, the benchmark): ``REQUEST_REGISTRY`` as it is;
+* ``PROMETHEUS_MULTIPROC_DIR`` set (gunicorn's several workers): prometheus-client then keeps
+  every worker's counters in files in that directory, and ``MultiProcessCollector`` adds them
+  up, so whichever worker answers the scrape reports them all. The directory must be emptied
+  before gunicorn starts (old files would be counted again), and gunicorn's ``child_exit``
+  hook should call ``multiprocess.mark_process_dead(worker.pid)``;
+
+and in both, the figures computed at scrape time from the database and Redis
+(``vaxbook.metrics.collectors``), which are the same whichever process answers.
+"""
+
+import os
+
+from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+# No ``*_created`` series beside every counter and histogram: twice the series for nothing
+# the alerts use.
+disable_created_metrics()
+
+REQUEST_REGISTRY = CollectorRegistry(auto_describe=True)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def exposition() -> bytes:
+    """The text a scrape answers (Prometheus' text format, version 0.0.4)."""
+    from vaxbook.metrics.collectors import OperatorsCollector
+
+    registry = CollectorRegistry(auto_describe=False)
+    directory = multiprocess_dir()
+    if directory:
+        MultiProcessCollector(registry, path=directory)
+    else:
+        registry.register(REQUEST_REGISTRY)
+    registry.register(OperatorsCollector())
+    return generate_latest(registry)

@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.contrib import admin
+from django.urls import path
+
+from vaxbook.planner import views
 
 app_name = "planner"
-urlpatterns: list = []
+urlpatterns = [
+    path("campaigns/<int:campaign_id>/", admin.site.admin_view(views.plan), name="campaign"),
+]

@@ -1,0 +1,87 @@
+"""The planner's one write: create the proposed windows, through the campaign services that
+the campaign admin uses (so every window added, and the admission rate set, is audited)."""
+
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.utils.translation import gettext
+
+from campaigns import services as campaign_services
+from campaigns.models import BookingWindow, Campaign
+from vaxbook.planner.plan import ProposedWindow
+
+
+class PlanRefused(Exception):
+    """Why the windows were not created, as data: ``code`` and ``params``."""
+
+    def __init__(self, code: str, **params) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+def check_no_overlap(campaign: Campaign, windows: Sequence[ProposedWindow]) -> None:
+    """Refuse (``overlapping_windows``) when a window the campaign already has is open at any
+    moment a proposed one is: the two plans would mix, so the official decides."""
+    overlapping = [
+        existing.pk
+        for existing in campaign.windows.all()
+        if any(w.opens_at < existing.closes_at and existing.opens_at < w.closes_at for w in windows)
+    ]
+    if overlapping:
+        raise PlanRefused("overlapping_windows", windows=overlapping)
+
+
+def create_planned_windows(
+    campaign: Campaign,
+    windows: Sequence[ProposedWindow],
+    *,
+    actor,
+    admission_rate_per_minute: int | None = None,
+) -> list[BookingWindow]:
+    """Create one ``BookingWindow`` per digit of each proposed window (a window is one digit
+    of the birth day; a proposed window of three digits is three rows with the same opening,
+    so one line in the waiting room), and, when ``admission_rate_per_minute`` is given, switch
+    the waiting room on at that rate.
+
+    Under the campaign's row lock (``save_campaign`` takes it, as in the admin): the overlap
+    check and the writes see the same windows, and a refusal (``PlanRefused``) writes nothing.
+    Each window added is recorded (``booking_window_added``), the rate too
+    (``waiting_room_changed``).
+    """
+    if not windows:
+        raise PlanRefused("nothing_to_create")
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        check_no_overlap(campaign, windows)
+        if admission_rate_per_minute is None:
+            enabled, rate = campaign.waiting_room_enabled, campaign.admission_rate_per_minute
+        else:
+            enabled, rate = True, admission_rate_per_minute
+        campaign_services.save_campaign(
+            campaign, actor=actor, waiting_room_enabled=enabled, per_minute=rate
+        )
+        created = []
+        with campaign_services.booking_window_changes_recorded(campaign, actor=actor):
+            for window in windows:
+                for digit in window.digits:
+                    row = BookingWindow(
+                        campaign=campaign,
+                        label=window_label(window),
+                        opens_at=window.opens_at,
+                        closes_at=window.closes_at,
+                        birth_day_last_digit=digit,
+                    )
+                    row.full_clean()
+                    row.save()
+                    created.append(row)
+    return created
+
+
+def window_label(window: ProposedWindow) -> str:
+    """The label officials see on the campaign's timeline, in the creating official's language
+    (the booking pages describe a window by its rule, not by this)."""
+    return gettext("Planned window %(number)s: birth days ending in %(digits)s") % {
+        "number": window.number,
+        "digits": ", ".join(str(d) for d in window.digits),
+    }

@@ -17,7 +17,8 @@ and in both, the figures computed at scrape time from the database and Redis
 
 import os
 
-from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
+from prometheus_client import CollectorRegistry, disable_created_metrics
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 # No ``*_created`` series beside every counter and histogram: twice the series for nothing
@@ -31,8 +32,9 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
-def exposition() -> bytes:
-    """The text a scrape answers (Prometheus' text format, version 0.0.4)."""
+def exposition(accept: str = "") -> tuple[bytes, str]:
+    """The text a scrape answers and its content type: Prometheus' text format, or
+    OpenMetrics when the scraper's ``Accept`` header asks for it (as Prometheus does)."""
     from vaxbook.metrics.collectors import OperatorsCollector
 
     registry = CollectorRegistry(auto_describe=False)
@@ -42,4 +44,5 @@ def exposition() -> bytes:
     else:
         registry.register(REQUEST_REGISTRY)
     registry.register(OperatorsCollector())
-    return generate_latest(registry)
+    encoder, content_type = choose_encoder(accept)
+    return encoder(registry), content_type

@@ -12,7 +12,6 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from vaxbook.metrics import health
 from vaxbook.metrics.registry import exposition
@@ -59,7 +58,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
     refusal = check_metrics_access(request)
     if refusal is not None:
         return refusal
-    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
+    body, content_type = exposition(request.headers.get("Accept", ""))
+    return HttpResponse(body, content_type=content_type)
 
 
 _last_failing: frozenset[str] = frozenset()

@@ -71,6 +71,11 @@ MATRIX = {
     ("POST", "/admin/clinics/clinic/close-day/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/clinics/clinicdayclosure/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/auth/user/"): [302, 302, 403, 403, 403, 200],
+    # the officials' live dashboard (vaxbook.dashboard)
+    ("GET", "/admin/dashboard/"): [302, 302, 403, 403, 200, 200],
+    ("GET", "/admin/dashboard/campaigns/{campaign_pk}/"): [302, 302, 403, 403, 200, 200],
+    ("GET", "/admin/dashboard/campaigns/{campaign_pk}/data.json"): [302, 302, 403, 403, 200, 200],
+    ("GET", "/admin/dashboard/campaigns/{campaign_pk}/series.csv"): [302, 302, 403, 403, 200, 200],
 }
 
 RRN = "620714-1234567"

@@ -267,3 +267,9 @@ def test_anonymous_is_sent_to_the_login(campaign):
 
 def test_a_campaign_that_does_not_exist_is_404(official):
     assert official.get(reverse("planner:campaign", args=[999_999])).status_code == 404
+
+
+def test_the_campaign_page_links_to_the_planner(official, campaign):
+    page = official.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+    assert page.status_code == 200
+    assert f'href="{_page(campaign)}"' in page.content.decode()

@@ -9,6 +9,7 @@ and ``REDIS_URL``, and serves over HTTPS only; ``manage.py check --deploy`` repo
 """
 
 import ipaddress
+from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -216,7 +217,7 @@ if VAXBOOK_HEALTH_TIMEOUT > 2.0:
         "VAXBOOK_HEALTH_TIMEOUT must be at most 2 seconds: a load balancer's check is short."
     )
 _multiproc_dir = config.get_setting("PROMETHEUS_MULTIPROC_DIR")
-if _multiproc_dir and not (BASE_DIR / _multiproc_dir).is_dir():
+if _multiproc_dir and not Path(_multiproc_dir).is_dir():
     raise ImproperlyConfigured(
         f"PROMETHEUS_MULTIPROC_DIR={_multiproc_dir!r} must be an existing (emptied) directory."
     )

@@ -8,8 +8,9 @@ builds a fresh registry each time:
 * ``PROMETHEUS_MULTIPROC_DIR`` set (gunicorn's several workers): prometheus-client then keeps
   every worker's counters in files in that directory, and ``MultiProcessCollector`` adds them
   up, so whichever worker answers the scrape reports them all. The directory must be emptied
-  before gunicorn starts (old files would be counted again), and gunicorn's ``child_exit``
-  hook should call ``multiprocess.mark_process_dead(worker.pid)``;
+  before gunicorn starts (old files would be counted again). A worker that gunicorn replaces
+  leaves its files, and its counts stay in the sums, as a counter's must; there are no live
+  gauges, so no ``child_exit`` hook (``mark_process_dead``) is needed;
 
 and in both, the figures computed at scrape time from the database and Redis
 (``vaxbook.metrics.collectors``), which are the same whichever process answers.

@@ -273,3 +273,80 @@ def test_the_campaign_page_links_to_the_planner(official, campaign):
     page = official.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
     assert page.status_code == 200
     assert f'href="{_page(campaign)}"' in page.content.decode()
+
+
+def test_every_warning_the_plan_gives_has_its_sentence(official, campaign):
+    from vaxbook.planner.plan import birth_day_digit_weights, propose
+    from vaxbook.planner.views import _warning_text
+
+    proposal = propose(
+        cohort=3_500_000,
+        rate_per_minute=100,
+        first_opening=campaign.opens_at,
+        digit_weights=birth_day_digit_weights(campaign.born_from, campaign.born_to),
+        window_hours=2,
+        places_free=0,
+        doses=2,
+        second_dose_days_short=2,
+        second_dose_missing=7,
+        campaign_closes_at=campaign.opens_at,
+    )
+    codes = {
+        "places_short",
+        "second_doses_short",
+        "digit_over_rate",
+        "window_too_short",
+        "after_campaign_closes",
+    }
+    assert proposal.codes() == codes
+    shown = [_warning_text(w) for w in proposal.warnings]
+    assert all(w["text"] and w["text"] != w["code"] for w in shown)
+
+
+def _create_form_fields(html: str) -> dict:
+    """The hidden fields of the page's "create these windows" form, as a browser posts them."""
+    from html.parser import HTMLParser
+
+    class Inputs(HTMLParser):
+        inside, fields = False, {}
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "form":
+                self.inside = attrs.get("id") == "create-windows"
+            elif tag == "input" and self.inside and attrs.get("type") == "hidden":
+                self.fields[attrs["name"]] = attrs.get("value", "")
+
+        def handle_endtag(self, tag):
+            if tag == "form":
+                self.inside = False
+
+    parser = Inputs()
+    parser.feed(html)
+    return parser.fields
+
+
+def test_the_button_under_the_proposal_creates_what_it_shows(official, campaign, bench_results):
+    _write_result(bench_results, "20261126T102404", sustainable_admission_per_minute=10_000)
+    page = official.get(_page(campaign), _fields())
+    shown = page.context["proposal"]
+    posted = _create_form_fields(page.content.decode())
+    assert posted.pop("csrfmiddlewaretoken")
+    assert set(posted) == set(page.context["form"].fields)
+    response = official.post(_page(campaign), posted)
+    assert response.status_code == 302
+    created = BookingWindow.objects.filter(campaign=campaign)
+    assert {(w.opens_at, w.closes_at, w.birth_day_last_digit) for w in created} == {
+        (w.opens_at, w.closes_at, d) for w in shown.windows for d in w.digits
+    }
+    campaign.refresh_from_db()
+    assert campaign.waiting_room_enabled
+
+
+def test_unticking_the_rate_carries_through_the_button(official, campaign, bench_results):
+    page = official.get(_page(campaign), _fields(rate_per_minute=10_000, set_admission_rate=""))
+    posted = _create_form_fields(page.content.decode())
+    assert official.post(_page(campaign), posted).status_code == 302
+    campaign.refresh_from_db()
+    assert not campaign.waiting_room_enabled
+    assert BookingWindow.objects.filter(campaign=campaign).count() == 10

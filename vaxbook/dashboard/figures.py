@@ -45,6 +45,16 @@ STATE_NAMES = {
     WindowState.CLOSED: _("Closed"),
 }
 
+# Each rejection's reason as officials name it (Booking.RejectReason's labels are what the
+# person is told, too long for a chart's axis).
+REASON_NAMES = {
+    Booking.RejectReason.SLOT_FULL: _("Slot full"),
+    Booking.RejectReason.OUTSIDE_WINDOW: _("Outside the window"),
+    Booking.RejectReason.SYSTEM_ERROR: _("System error"),
+    Booking.RejectReason.LATER_DOSE_FULL: _("Later dose full"),
+    Booking.RejectReason.CLINIC_CLOSED: _("Clinic closed"),
+}
+
 FIRST_DOSES = Q(first_dose__isnull=True)
 
 
@@ -180,7 +190,11 @@ def rejections_by_reason(campaign: Campaign) -> list[dict]:
         .values_list("reject_reason", "count")
     )
     return [
-        {"reason": reason.value, "label": str(reason.label), "count": counts.get(reason.value, 0)}
+        {
+            "reason": reason.value,
+            "label": str(REASON_NAMES.get(reason, reason.label)),
+            "count": counts.get(reason.value, 0),
+        }
         for reason in Booking.RejectReason
     ]
 

@@ -217,3 +217,10 @@ def test_the_pages_show_and_an_unknown_campaign_is_404(official, campaign):
     assert page.status_code == 200
     assert page.context["figures"]["bookings"]["confirmed"] == 1
     assert official.get(reverse("dashboard:data", args=[campaign.pk + 999])).status_code == 404
+
+
+def test_the_admin_links_to_the_dashboard(official, campaign):
+    index = official.get(reverse("admin:index"))
+    assert reverse("dashboard:overview").encode() in index.content
+    change = official.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+    assert reverse("dashboard:campaign", args=[campaign.pk]).encode() in change.content

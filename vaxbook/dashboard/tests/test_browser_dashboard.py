@@ -15,6 +15,7 @@ from bookings import services
 from bookings.tests.factories import BookingFactory
 from campaigns.tests.factories import CampaignFactory
 from clinics.tests.factories import ClinicFactory, SlotFactory, UserFactory
+from vaxbook.dashboard import figures
 from vaxbook.roles import OFFICIALS, ensure_roles
 from vaxbook.tests.browser import check, chromium
 
@@ -97,4 +98,24 @@ def test_the_dashboard_draws_its_charts_and_tables(
     playwright.expect(page.locator("[data-field='bookings.pending']")).to_have_text("1")
     check(page, f"campaign-{locale}", folder="dashboard")
     assert errors == []
+    context.close()
+
+
+def test_a_booking_made_while_the_page_is_open_appears_within_its_refresh(
+    live_server, browser, campaign_with_bookings
+):
+    campaign = campaign_with_bookings
+    context, page = _official_page(browser, live_server, "ko-KR")
+    page.goto(live_server.url + reverse("dashboard:campaign", args=[campaign.pk]))
+    confirmed = page.locator("#headline [data-field='bookings.confirmed']")
+    playwright.expect(page.locator(".dashboard[data-drawn]")).to_have_count(1)
+    playwright.expect(confirmed).to_have_text("7")
+    slot = campaign.slots.get(clinic__region="Busan")
+    services.confirm_booking(BookingFactory(slot=slot).pk)
+    # the cache's lifetime, then the page's next fetch: two refreshes at most
+    wait = 2 * figures.CACHE_SECONDS * 1000 + 2000
+    playwright.expect(confirmed).to_have_text("8", timeout=wait)
+    playwright.expect(page.locator('#table-regions tr[data-region="Busan"] td').first).to_have_text(
+        "4", timeout=wait
+    )
     context.close()

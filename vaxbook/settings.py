@@ -211,6 +211,9 @@ if VAXBOOK_METRICS_TOKEN and len(VAXBOOK_METRICS_TOKEN) < 32:
     raise ImproperlyConfigured(
         "VAXBOOK_METRICS_TOKEN must be at least 32 characters (e.g. `openssl rand -hex 32`)."
     )
+# The booking figures of a scrape (a count over the bookings table) are shared through the cache
+# for this many seconds, so that scraping every web machine counts once (0: every scrape counts).
+VAXBOOK_METRICS_CACHE_SECONDS = config.get_int("VAXBOOK_METRICS_CACHE_SECONDS", 10, minimum=0)
 VAXBOOK_HEALTH_TIMEOUT = config.get_float("VAXBOOK_HEALTH_TIMEOUT", 2.0, minimum=0.1)
 if VAXBOOK_HEALTH_TIMEOUT > 2.0:
     raise ImproperlyConfigured(

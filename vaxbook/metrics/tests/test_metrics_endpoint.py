@@ -27,6 +27,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _token(settings):
     settings.VAXBOOK_METRICS_TOKEN = TOKEN
+    settings.VAXBOOK_METRICS_CACHE_SECONDS = 0  # every scrape counts: the tests watch them move
 
 
 # Who may read them
@@ -147,10 +148,26 @@ def test_a_scrape_costs_three_queries_however_many_bookings_and_campaigns(
             BookingFactory(slot=SlotFactory(campaign=campaign))
         campaign_services.configure_waiting_room(campaign, enabled=True, per_minute=60)
         waiting_room.config_for(campaign.slug)  # its configuration cached, as polls keep it
-    # bookings by campaign and status; the lag; the campaigns whose waiting room is on
-    with django_assert_num_queries(3):
+    # bookings by campaign and status; the oldest pending; the recent lag; the campaigns whose
+    # waiting room is on
+    with django_assert_num_queries(4):
         samples = scrape(client)
     assert value(samples, "vaxbook_bookings_requested_total", campaign="metrics-q2") == 4
+
+
+def test_scrapes_within_the_cache_period_share_one_count(
+    client, settings, django_assert_num_queries
+):
+    settings.VAXBOOK_METRICS_CACHE_SECONDS = 10
+    campaign = CampaignFactory(slug="metrics-shared")
+    BookingFactory(slot=SlotFactory(campaign=campaign))
+    with django_assert_num_queries(4):
+        first = scrape(client)
+    BookingFactory(slot=SlotFactory(campaign=campaign))
+    with django_assert_num_queries(1):  # the campaigns' waiting rooms only
+        second = scrape(Client())  # another scraper (another web machine, the same Redis)
+    assert value(first, "vaxbook_bookings_requested_total", campaign="metrics-shared") == 1
+    assert value(second, "vaxbook_bookings_requested_total", campaign="metrics-shared") == 1
 
 
 # The Celery queues and the waiting rooms

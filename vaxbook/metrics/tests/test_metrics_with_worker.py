@@ -29,6 +29,7 @@ def _wait_for(condition, worker, *, timeout: float = 60):
 
 def test_the_counters_move_as_people_book_and_the_worker_decides(start_worker, settings):
     settings.VAXBOOK_METRICS_TOKEN = TOKEN
+    settings.VAXBOOK_METRICS_CACHE_SECONDS = 0
     operator = Client()
     slot = SlotFactory(capacity=1)
     slug = slot.campaign.slug

@@ -14,12 +14,14 @@ personal fields, not rows) — so ``rate()`` and ``increase()`` work on them. Th
 how things stand now (bookings by current status, the oldest pending one's age, queue lengths).
 """
 
+import logging
 import time
 from datetime import timedelta
 
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max, Q
 from django.utils import timezone
 from kombu.transport.redis import PRIORITY_STEPS, Channel
@@ -30,6 +32,8 @@ from campaigns import waiting_room
 from campaigns.models import Campaign
 from vaxbook.metrics import health
 from vaxbook.metrics.waiting import people_waiting
+
+logger = logging.getLogger(__name__)
 
 RECENT = timedelta(minutes=5)  # the confirmation lag of bookings decided this recently
 RECENT_REQUESTS = timedelta(hours=1)  # ...among those requested this recently (an index range)
@@ -131,22 +135,36 @@ class OperatorsCollector:
         return []  # computed at scrape time: nothing to check at registration
 
     def collect(self):
+        """Each part is left out of the scrape when what it reads fails (``vaxbook_up`` says
+        which); the rest is still answered."""
         up = health.check_all()
         yield self._up(up)
         if health.is_up(up["database"]):
-            figures = cached_booking_figures() if health.is_up(up["redis"]) else booking_figures()
-            yield from self._bookings(figures)
+            yield from self._guarded(self._bookings, up)
         if health.is_up(up["redis"]) and health.is_up(up["database"]):
-            waiting = GaugeMetricFamily(
-                "vaxbook_waiting_room_people",
-                "People in a campaign's waiting room whose turn has not come (current line).",
-                labels=["campaign"],
-            )
-            for slug, count in sorted(campaigns_waiting(time.time()).items()):
-                waiting.add_metric([slug], count)
-            yield waiting
+            yield from self._guarded(self._waiting, up)
         if health.is_up(up["broker"]):
-            yield from self._queues()
+            yield from self._guarded(self._queues, up)
+
+    @staticmethod
+    def _guarded(part, up: dict[str, str]):
+        try:
+            families = list(part(up))
+        except (DatabaseError, redis.RedisError) as error:
+            logger.warning("metrics: %s left out of the scrape: %r", part.__name__, error)
+            return []
+        return families
+
+    @staticmethod
+    def _waiting(up: dict[str, str]):
+        waiting = GaugeMetricFamily(
+            "vaxbook_waiting_room_people",
+            "People in a campaign's waiting room whose turn has not come (current line).",
+            labels=["campaign"],
+        )
+        for slug, count in sorted(campaigns_waiting(time.time()).items()):
+            waiting.add_metric([slug], count)
+        yield waiting
 
     @staticmethod
     def _up(up: dict[str, str]):
@@ -160,7 +178,8 @@ class OperatorsCollector:
         return family
 
     @staticmethod
-    def _bookings(figures: dict):
+    def _bookings(up: dict[str, str]):
+        figures = cached_booking_figures() if health.is_up(up["redis"]) else booking_figures()
         current = GaugeMetricFamily(
             "vaxbook_bookings",
             "Bookings by campaign and current status (pending, confirmed, rejected, ...).",
@@ -213,11 +232,8 @@ class OperatorsCollector:
             )
 
     @staticmethod
-    def _queues():
-        try:
-            lengths = queue_lengths()
-        except redis.RedisError:
-            return
+    def _queues(up: dict[str, str]):
+        lengths = queue_lengths()
         if lengths is None:
             return
         unacked = lengths.pop("unacked")

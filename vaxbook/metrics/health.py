@@ -12,6 +12,7 @@ The three run at once, each in a thread, and the caller waits at most the timeou
 a check still running then (a connection that hangs after it opened) counts as down.
 """
 
+import contextlib
 import logging
 import math
 import sqlite3
@@ -36,8 +37,10 @@ def _timeout() -> float:
 def check_database() -> str:
     params = settings.DATABASES["default"]
     if params["ENGINE"] == "django.db.backends.sqlite3":
-        with sqlite3.connect(str(params["NAME"]), timeout=_timeout()) as db:
-            db.execute("SELECT 1").fetchone()
+        # Read-only: a check must not create the database file where there is none.
+        uri = f"file:{params['NAME']}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=_timeout())) as db:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return OK
     timeout = _timeout()
     connection = psycopg2.connect(

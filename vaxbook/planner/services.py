@@ -22,7 +22,8 @@ class PlanRefused(Exception):
 
 def check_no_overlap(campaign: Campaign, windows: Sequence[ProposedWindow]) -> None:
     """Refuse (``overlapping_windows``) when a window the campaign already has is open at any
-    moment a proposed one is: the two plans would mix, so the official decides."""
+    moment a proposed one is: the two plans would mix, so the official decides. Call it holding the
+    campaign's row lock, or two plans created at once both pass it."""
     overlapping = [
         existing.pk
         for existing in campaign.windows.all()

@@ -216,3 +216,17 @@ def test_the_text_names_only_vaxbook_metrics(client):
     response = client.get(reverse("metrics:metrics"), HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     names = set(re.findall(r"^# TYPE (\S+)", response.content.decode(), re.M))
     assert names and all(name.startswith("vaxbook_") for name in names)
+
+
+def test_a_server_error_is_counted_as_5xx_of_its_view(settings):
+    settings.ROOT_URLCONF = "vaxbook.metrics.tests.broken_urls"
+    client = Client(raise_request_exception=False)
+    before = scrape(client)
+    assert client.get("/broken-for-metrics").status_code == 500
+    after = scrape(client)
+    labels = {"view": "broken", "method": "GET", "status": "5xx"}
+    assert (
+        value(after, "vaxbook_http_requests_total", **labels)
+        - value(before, "vaxbook_http_requests_total", **labels)
+        == 1
+    )

@@ -162,7 +162,7 @@
         width: width(el),
         height: 240,
         tzDate,
-        series: [{}, ...series],
+        series: [{ label: el.dataset.xLabel }, ...series],
         axes: [{}, { size: 50 }],
         scales: { y: { range: (u, min, max) => [0, Math.max(max, 1)] } },
       },
@@ -190,7 +190,7 @@
         width: width(el),
         height: 200,
         series: [
-          {},
+          { label: el.dataset.xLabel, value: (u, v) => (v == null ? "–" : holder.labels[v] ?? "–") },
           {
             label: el.dataset.series,
             stroke: BLUE,

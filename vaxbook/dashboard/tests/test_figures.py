@@ -224,3 +224,40 @@ def test_the_admin_links_to_the_dashboard(official, campaign):
     assert reverse("dashboard:overview").encode() in index.content
     change = official.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
     assert reverse("dashboard:campaign", args=[campaign.pk]).encode() in change.content
+
+
+def test_admissions_equal_what_the_queue_tells_each_ticket(official):
+    now = timezone.now()
+    campaign = CampaignFactory(
+        opens_at=now - timedelta(minutes=10),
+        waiting_room_enabled=True,
+        admission_rate_per_minute=6,
+    )
+    campaign.waiting_room_epoch = now - timedelta(minutes=1)  # after the opening: no draw
+    campaign.save()
+    config = waiting_room.build_config(campaign)
+    with time_machine.travel(now, tick=False) as traveller:
+        tickets = [
+            waiting_room.issue_ticket(config, arrived=now.timestamp(), now=now.timestamp())
+            for _ in range(5)
+        ]
+
+        def admitted_by_the_queue() -> int:
+            moment = timezone.now().timestamp()
+            states = [waiting_room.queue_status(config, t, now=moment).state for t in tickets]
+            return states.count("admitted")
+
+        # each step is past the cache's lifetime: the figures are computed again
+        seen = []
+        for seconds in (0, 20, 60):
+            traveller.move_to(now + timedelta(seconds=seconds))
+            room = _data(official, campaign)["waiting_room"]
+            assert room["admitted"] == admitted_by_the_queue()
+            assert room["people_waiting"] == 5 - room["admitted"]
+            seen.append(room["admitted"])
+        assert seen == [1, 3, 5]
+        traveller.move_to(now)  # back in time: the cached copy is from the future, not used
+        room = _data(official, campaign)["waiting_room"]
+        # the line had run empty: the first is let in at once, then one every 10 seconds
+        assert (room["admitted"], room["people_waiting"]) == (1, 4)
+        assert room["lines"][0]["last_wait_seconds"] == 40

@@ -266,6 +266,11 @@
 
   refresh();
   if (root.dataset.state !== "closed") {
-    timer = setInterval(refresh, Math.max(Number(root.dataset.refresh) || 5, 2) * 1000);
+    // Not while the tab is hidden (no load for a page nobody reads); at once when it is back.
+    const tick = () => {
+      if (!document.hidden) refresh();
+    };
+    timer = setInterval(tick, Math.max(Number(root.dataset.refresh) || 5, 2) * 1000);
+    document.addEventListener("visibilitychange", tick);
   }
 })();

@@ -209,7 +209,14 @@ def test_people_waiting_in_a_campaigns_waiting_room(client, settings):
     # 60 a minute from the opening: three of the five have had their turn three seconds in.
     with time_machine.travel(opening + timedelta(seconds=3.5), tick=False):
         samples = scrape(client)
+        # Someone arriving now queues behind the two still waiting.
+        assert join(Client(REMOTE_ADDR="10.9.9.1"), campaign).status_code == 303
+        later = scrape(client)
     assert value(samples, "vaxbook_waiting_room_people", campaign="metrics-room") == 2
+    assert value(later, "vaxbook_waiting_room_people", campaign="metrics-room") == 3
+    # Eight seconds in, all six have had their turn.
+    with time_machine.travel(opening + timedelta(seconds=8.5), tick=False):
+        assert value(scrape(client), "vaxbook_waiting_room_people", campaign="metrics-room") == 0
 
 
 def test_the_text_names_only_vaxbook_metrics(client):

@@ -31,7 +31,6 @@ from bookings.models import Booking
 from campaigns import waiting_room
 from campaigns.models import Campaign
 from vaxbook.metrics import health
-from vaxbook.metrics.waiting import people_waiting
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +96,7 @@ def campaigns_waiting(now: float) -> dict[str, int]:
     for slug in slugs:
         config = waiting_room.config_for(slug)
         if config is not None and config.enabled:
-            waiting[slug] = people_waiting(config, now=now)
+            waiting[slug] = waiting_room.people_waiting(config, now=now)
     return waiting
 
 

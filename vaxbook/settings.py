@@ -214,6 +214,10 @@ if VAXBOOK_METRICS_TOKEN and len(VAXBOOK_METRICS_TOKEN) < 32:
 # The booking figures of a scrape (a count over the bookings table) are shared through the cache
 # for this many seconds, so that scraping every web machine counts once (0: every scrape counts).
 VAXBOOK_METRICS_CACHE_SECONDS = config.get_int("VAXBOOK_METRICS_CACHE_SECONDS", 10, minimum=0)
+# Where the capacity planner finds the benchmark's measurements (`make bench` writes them there).
+VAXBOOK_BENCH_RESULTS_DIR = Path(
+    config.get_setting("VAXBOOK_BENCH_RESULTS_DIR", str(BASE_DIR / "bench" / "results"))
+)
 VAXBOOK_HEALTH_TIMEOUT = config.get_float("VAXBOOK_HEALTH_TIMEOUT", 2.0, minimum=0.1)
 if VAXBOOK_HEALTH_TIMEOUT > 2.0:
     raise ImproperlyConfigured(

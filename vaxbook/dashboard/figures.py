@@ -329,7 +329,8 @@ def waiting_room_figures(
     current = config.line_for_arrival(moment)
     return {
         "enabled": config.enabled,
-        "people_waiting": sum(line["waiting"] for line in lines) if config.enabled else 0,
+        # the current line's, counted by the waiting room itself (the metrics give the same)
+        "people_waiting": waiting_room.people_waiting(config, now=moment) if config.enabled else 0,
         "admitted": sum(line["admitted"] for line in lines) if config.enabled else 0,
         "rate_per_minute": config.current_rate,
         "rates": [

@@ -752,6 +752,18 @@ def challenge_json(challenge: dict) -> str:
     return json.dumps(challenge, separators=(",", ":"))
 
 
+def line_tallies(config: QueueConfig, opening: float) -> tuple[int, int, tuple[float | None, int]]:
+    """How many early and late tickets an opening's line has handed out, and its late meter
+    (``base_at``, ``base_count``): the counters this module keeps, in one round trip."""
+    line = config.line_prefix(opening)
+    keys = [f"{line}:early-seq", f"{line}:late-seq", f"{line}:base"]
+    found = cache.get_many(keys)
+    base = found.get(keys[2])
+    meter = (base[0], base[1]) if base else (None, 0)
+    early = int(found.get(keys[0]) or 0) if config.draws(opening) else 0
+    return early, int(found.get(keys[1]) or 0), meter
+
+
 def people_waiting(config: QueueConfig, *, now: float) -> int:
     """Places in the current line (the latest opening's while a window is open, else the next
     opening's) that hold a ticket and whose turn has not come yet: its length as the meter
@@ -760,17 +772,13 @@ def people_waiting(config: QueueConfig, *, now: float) -> int:
     opening = config.line_for_arrival(now)
     if opening is None:
         return 0
-    line = config.line_prefix(opening)
-    early = int(cache.get(f"{line}:early-seq") or 0)
-    late = int(cache.get(f"{line}:late-seq") or 0)
+    early, late, (base_at, base_count) = line_tallies(config, opening)
     if now < opening:
         return early  # everyone who came early waits for the draw
     drawn = drawn_count(config, opening)
     if drawn is None:  # the draw is running: nobody of the early ones is admitted yet
         return early + late
     admitted_early = min(admitted_upto(config, opening, now=now), drawn)
-    base = cache.get(f"{line}:base")
-    base_at, base_count = (base[0], base[1]) if base else (None, 0)
     admitted_late = late_admitted(config, opening, drawn, base_at, base_count, now=now)
     admitted_late = min(max(admitted_late, 0), late)
     return (drawn - admitted_early) + (late - admitted_late)

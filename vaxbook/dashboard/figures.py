@@ -346,7 +346,7 @@ def waiting_room_figures(
 
 def _line(config: waiting_room.QueueConfig, opening: float, *, now: float) -> dict:
     """One opening's line: who is in it, admitted, waiting, and the last one's wait."""
-    early, late, meter = _line_tallies(config, opening)
+    early, late, meter = waiting_room.line_tallies(config, opening)
     drawn = waiting_room.drawn_count(config, opening)
     admitted_early = admitted_late = 0
     # Nobody is admitted before the opening, nor before its draw has placed the early ones.
@@ -363,22 +363,6 @@ def _line(config: waiting_room.QueueConfig, opening: float, *, now: float) -> di
         "waiting": max(in_line - admitted, 0),
         "last_wait_seconds": _last_wait(config, opening, early, late, drawn, meter, now=now),
     }
-
-
-def _line_tallies(
-    config: waiting_room.QueueConfig, opening: float
-) -> tuple[int, int, tuple[float | None, int]]:
-    """How many early and late tickets an opening's line has handed out, and its late meter
-    (``base_at``, ``base_count``). Reads the counters ``campaigns.waiting_room`` keeps (three
-    keys in one round trip); it belongs in that module, beside the functions that write them.
-    """
-    line = config.line_prefix(opening)
-    keys = [f"{line}:early-seq", f"{line}:late-seq", f"{line}:base"]
-    found = cache.get_many(keys)
-    base = found.get(keys[2])
-    meter = (base[0], base[1]) if base else (None, 0)
-    early = int(found.get(keys[0]) or 0) if config.draws(opening) else 0
-    return early, int(found.get(keys[1]) or 0), meter
 
 
 def _last_wait(config, opening, early, late, drawn, meter, *, now: float) -> int | None:

@@ -76,6 +76,8 @@ MATRIX = {
     ("GET", "/admin/dashboard/campaigns/{campaign_pk}/"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/dashboard/campaigns/{campaign_pk}/data.json"): [302, 302, 403, 403, 200, 200],
     ("GET", "/admin/dashboard/campaigns/{campaign_pk}/series.csv"): [302, 302, 403, 403, 200, 200],
+    # the capacity planner (vaxbook.planner)
+    ("GET", "/admin/planner/campaigns/{campaign_pk}/"): [302, 302, 403, 403, 200, 200],
 }
 
 RRN = "620714-1234567"

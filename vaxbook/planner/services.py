@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils.translation import gettext
 
 from campaigns import services as campaign_services
-from campaigns.models import BookingWindow, Campaign
+from campaigns.models import BookingWindow, Campaign, format_birth_date
 from vaxbook.planner.plan import ProposedWindow
 
 
@@ -42,8 +42,9 @@ def create_planned_windows(
 ) -> list[BookingWindow]:
     """Create one ``BookingWindow`` per digit of each proposed window (a window is one digit
     of the birth day; a proposed window of three digits is three rows with the same opening,
-    so one line in the waiting room), and, when ``admission_rate_per_minute`` is given, switch
-    the waiting room on at that rate.
+    so one line in the waiting room; a part of a digit split by birth date is one row with
+    that digit and its ``born_from``–``born_to``, which covers their intersection), and, when
+    ``admission_rate_per_minute`` is given, switch the waiting room on at that rate.
 
     Under the campaign's row lock (``save_campaign`` takes it, as in the admin): the overlap
     check and the writes see the same windows, and a refusal (``PlanRefused``) writes nothing.
@@ -72,6 +73,8 @@ def create_planned_windows(
                         opens_at=window.opens_at,
                         closes_at=window.closes_at,
                         birth_day_last_digit=digit,
+                        born_from=window.born_from,
+                        born_to=window.born_to,
                     )
                     row.full_clean()
                     row.save()
@@ -82,6 +85,15 @@ def create_planned_windows(
 def window_label(window: ProposedWindow) -> str:
     """The label officials see on the campaign's timeline, in the creating official's language
     (the booking pages describe a window by its rule, not by this)."""
+    if window.born_from is not None:
+        return gettext(
+            "Planned window %(number)s: birth days ending in %(digits)s, born %(first)s to %(last)s"
+        ) % {
+            "number": window.number,
+            "digits": ", ".join(str(d) for d in window.digits),
+            "first": format_birth_date(window.born_from),
+            "last": format_birth_date(window.born_to),
+        }
     return gettext("Planned window %(number)s: birth days ending in %(digits)s") % {
         "number": window.number,
         "digits": ", ".join(str(d) for d in window.digits),

@@ -9,13 +9,14 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext, ngettext
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, format_birth_date
 from vaxbook.dates import format_kst
 from vaxbook.planner import benchmark
 from vaxbook.planner.forms import PlanForm
-from vaxbook.planner.plan import PlanWarning, Proposal, birth_day_digit_weights, propose
+from vaxbook.planner.plan import PlanWarning, Proposal, propose
 from vaxbook.planner.selectors import Places, campaign_places
 from vaxbook.planner.services import PlanRefused, create_planned_windows
 
@@ -114,7 +115,7 @@ def _proposal(campaign: Campaign, data: dict, rate_per_minute: int, places: Plac
         cohort=data["cohort_size"],
         rate_per_minute=rate_per_minute,
         first_opening=data["first_opening"],
-        digit_weights=birth_day_digit_weights(campaign.born_from, campaign.born_to),
+        birth_range=(campaign.born_from, campaign.born_to),
         surge_fraction=Fraction(data["surge_percent"]) / 100,
         window_hours=data["window_hours"],
         places_free=places.free,
@@ -132,14 +133,25 @@ def _rows(proposal: Proposal) -> list[dict]:
             "opens": format_kst(w.opens_at),
             "closes": format_kst(w.closes_at),
             "digits": ", ".join(str(d) for d in w.digits),
+            "born": gettext("%(first)s to %(last)s")
+            % {"first": format_birth_date(w.born_from), "last": format_birth_date(w.born_to)}
+            if w.born_from
+            else gettext("any birth date of the cohort"),
             "over": w.surge_per_minute > proposal.rate_per_minute,
         }
         for w in proposal.windows
     ]
 
 
+def _grouped(value):
+    """A number as the active language writes it, with thousand separators (3,500,000)."""
+    return number_format(value, force_grouping=True) if isinstance(value, int) else value
+
+
 def _warning_text(warning: PlanWarning) -> dict:
-    p = warning.params
+    p = {name: _grouped(value) for name, value in warning.params.items()}
+    if "born" in p:
+        p["born"] = format_birth_date(p["born"])
     if warning.code == "places_short":
         text = (
             gettext(
@@ -155,7 +167,7 @@ def _warning_text(warning: PlanWarning) -> dict:
                 "missing within the vaccine's interval.",
                 "Second-dose places fall short on %(days)s clinic days: %(missing)s second doses "
                 "missing within the vaccine's interval.",
-                p["days"],
+                warning.params["days"],
             )
             % p
         )
@@ -165,6 +177,15 @@ def _warning_text(warning: PlanWarning) -> dict:
                 "Window %(window)s (birth days ending in %(digit)s) alone expects %(per_minute)s "
                 "arrivals a minute in its first hour, more than the rate: raise the capacity or "
                 "split that digit further by birth year."
+            )
+            % p
+        )
+    elif warning.code == "day_over_rate":
+        text = (
+            gettext(
+                "Window %(window)s (born on %(born)s, birth day ending in %(digit)s) expects "
+                "%(per_minute)s arrivals a minute in its first hour, more than the rate, and one "
+                "day of births cannot be split further: raise the capacity."
             )
             % p
         )
@@ -179,8 +200,10 @@ def _warning_text(warning: PlanWarning) -> dict:
     elif warning.code == "after_campaign_closes":
         text = (
             gettext(
-                "Window %(window)s closes after the campaign's own closing; the windows decide "
-                "when people can book."
+                "The proposal needs %(days)s days of windows, one a day, but only %(fit)s close "
+                "before the campaign does: window %(window)s and those after it close after the "
+                "campaign's own closing. Extend the campaign, open the first window earlier or "
+                "raise the capacity; the windows decide when people can book."
             )
             % p
         )

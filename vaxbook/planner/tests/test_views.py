@@ -3,9 +3,12 @@ cohort from a measured benchmark rate, creating the windows (BookingWindows and 
 events), the refusals, the warnings, and who may use it."""
 
 import json
+from collections import Counter
 from datetime import datetime, time, timedelta
+from fractions import Fraction
 
 import pytest
+from django.conf import settings
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
@@ -119,8 +122,9 @@ def test_without_a_measured_rate_it_is_derived_from_the_confirmations(
     response = official.get(_page(campaign), _fields())
     rate = response.context["rate"]
     assert (rate.per_minute, rate.source) == (804, benchmark.DERIVED)
-    assert [w.digits for w in response.context["proposal"].windows] == [(d,) for d in range(10)]
-    assert "digit_over_rate" in response.context["proposal"].codes()
+    proposal = response.context["proposal"]
+    assert all(w.people * proposal.surge_fraction <= 804 * 60 for w in proposal.windows)
+    assert "digit_over_rate" not in proposal.codes()
 
 
 def test_a_rate_by_hand_wins_and_without_any_the_form_asks_for_one(
@@ -299,7 +303,14 @@ def test_every_warning_the_plan_gives_has_its_sentence(official, campaign):
         "after_campaign_closes",
     }
     assert proposal.codes() == codes
-    shown = [_warning_text(w) for w in proposal.warnings]
+    one_day_over = propose(  # 60 a first hour; one day of births holds ~548 people
+        cohort=1_000_000,
+        rate_per_minute=1,
+        first_opening=campaign.opens_at,
+        birth_range=(campaign.born_from, campaign.born_to),
+    )
+    assert "day_over_rate" in one_day_over.codes()
+    shown = [_warning_text(w) for w in proposal.warnings + one_day_over.warnings[:1]]
     assert all(w["text"] and w["text"] != w["code"] for w in shown)
 
 
@@ -350,3 +361,74 @@ def test_unticking_the_rate_carries_through_the_button(official, campaign, bench
     campaign.refresh_from_db()
     assert not campaign.waiting_room_enabled
     assert BookingWindow.objects.filter(campaign=campaign).count() == 10
+
+
+def _covering(windows, day) -> list:
+    return [w for w in windows if w.covers(day)]
+
+
+@pytest.mark.parametrize(("rate", "openings"), [(10_000, 4), (800, 41)])
+def test_3_5_million_created_through_the_page_keep_every_opening_under_the_rate(
+    official, bench_results, rate, openings
+):
+    """The page's proposal, created with its button: each person of the cohort is in exactly
+    one booking window, and each opening's expected first-hour arrivals (its share of the
+    cohort's calendar days × 3.5 million × 48.6 %) are at most the rate × 60 — at a high
+    measured rate and at the small benchmark box's, where digits are split by birth date."""
+    opens = datetime(2027, 1, 4, 20, 0, tzinfo=KST)
+    campaign = CampaignFactory(opens_at=opens, closes_at=opens + timedelta(days=60))
+    _write_result(bench_results, "20261126T102404", sustainable_admission_per_minute=rate)
+    page = official.get(_page(campaign), _fields())
+    assert page.status_code == 200
+    # no slots in this campaign: only the places are short
+    assert [w["code"] for w in page.context["warnings"]] == ["places_short"]
+    posted = _create_form_fields(page.content.decode())
+    response = official.post(_page(campaign), posted)
+    assert response.status_code == 302
+    rows = list(BookingWindow.objects.filter(campaign=campaign))
+    windows = campaign.booking_windows()
+    cohort_days = (campaign.born_to - campaign.born_from).days + 1
+    days_of = Counter()
+    day = campaign.born_from
+    while day <= campaign.born_to:
+        (covering,) = _covering(windows, day)  # exactly one window for every birth date
+        days_of[covering.opens_at] += 1
+        day += timedelta(days=1)
+    assert len(days_of) == openings
+    surge = Fraction(486, 1000)
+    for days in days_of.values():
+        assert Fraction(3_500_000 * days, cohort_days) * surge <= rate * 60
+    # one opening a day, each through the audited path
+    assert sorted(days_of) == [opens + timedelta(days=n) for n in range(openings)]
+    added = AuditEvent.objects.filter(action=AuditEvent.Action.BOOKING_WINDOW_ADDED)
+    assert sorted(e.details["window"] for e in added) == sorted(w.pk for w in rows)
+    campaign.refresh_from_db()
+    assert campaign.admission_rate_per_minute == rate
+
+
+def test_more_windows_than_the_campaign_has_days_are_shown_with_a_warning(
+    official, campaign, bench_results
+):
+    response = official.get(_page(campaign), _fields(rate_per_minute=800))
+    proposal = response.context["proposal"]
+    assert len(proposal.windows) == 41 and len(response.context["rows"]) == 41
+    late = next(w for w in proposal.warnings if w.code == "after_campaign_closes")
+    assert late.params == {"window": 31, "days": 41, "fit": 30}
+    assert [w["code"] for w in response.context["warnings"]] == [
+        "places_short",  # no slots in this campaign
+        "after_campaign_closes",
+    ]
+    # and it can still be created, whole
+    posted = _create_form_fields(response.content.decode())
+    assert official.post(_page(campaign), posted).status_code == 302
+    assert BookingWindow.objects.filter(campaign=campaign).count() == 41
+
+
+def test_large_numbers_are_grouped_in_thousands(official, campaign, bench_results):
+    for language in ("ko", "en"):
+        official.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        page = official.get(_page(campaign), _fields(rate_per_minute=10_000))
+        html = page.content.decode()
+        assert "3,500,000" in html and "600,000" in html and "10,000" in html
+        row = page.context["rows"][0]["window"]
+        assert f"{row.people:,}" in html

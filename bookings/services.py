@@ -1006,10 +1006,11 @@ def _move_off_closed_day(course: list[Booking], *, closed_day, clinic, now: date
             dropped = [r for r in course[start:] if r.is_active and r.checked_in_at is None]
             _shift_places(_places([r for r in dropped if r.status == Booking.Status.CONFIRMED], -1))
             for r in dropped:
+                # decided_at stays the confirmation's moment (the closure keeps its own): the
+                # officials' series and the operators' counters count it in its minute
                 r.status = Booking.Status.REJECTED
                 r.reject_reason = Booking.RejectReason.CLINIC_CLOSED
-                r.decided_at = now
-                r.save(update_fields=["status", "reject_reason", "decided_at"])
+                r.save(update_fields=["status", "reject_reason"])
             return "rejected"
         return "moved"
     return ""

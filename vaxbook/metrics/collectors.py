@@ -50,8 +50,16 @@ def booking_figures() -> dict:
     requested earlier and decided only now is the oldest-pending gauge's business.
     """
     rows = (
-        Booking.objects.values("campaign__slug", "status")
-        .annotate(n=Count("id"), decided=Count("id", filter=Q(decided_at__isnull=False)))
+        # people's bookings: a course of several doses is one booking (its first dose's row)
+        Booking.objects.filter(first_dose__isnull=True)
+        .values("campaign__slug", "status")
+        .annotate(
+            n=Count("id"),
+            # a booking ever confirmed keeps its code, whatever became of it since (cancelled,
+            # moved, rejected when its clinic closed the day): the counter never falls
+            confirmed=Count("id", filter=Q(code__isnull=False)),
+            rejected=Count("id", filter=Q(code__isnull=True, decided_at__isnull=False)),
+        )
         .order_by()
     )
     now = timezone.now()
@@ -186,7 +194,7 @@ class OperatorsCollector:
         )
         requested = CounterMetricFamily(
             "vaxbook_bookings_requested",
-            "Bookings requested (every booking row, whatever became of it).",
+            "Bookings requested (a course of several doses counts once), whatever became of it.",
             labels=["campaign"],
         )
         decided = CounterMetricFamily(
@@ -201,8 +209,8 @@ class OperatorsCollector:
             current.add_metric([slug, status], row["n"])
             counts = totals.setdefault(slug, {"requested": 0, "confirmed": 0, "rejected": 0})
             counts["requested"] += row["n"]
-            outcome = "rejected" if status == Booking.Status.REJECTED else "confirmed"
-            counts[outcome] += row["decided"]
+            counts["confirmed"] += row["confirmed"]
+            counts["rejected"] += row["rejected"]
         for slug, counts in sorted(totals.items()):
             requested.add_metric([slug], counts["requested"])
             decided.add_metric([slug, "confirmed"], counts["confirmed"])

@@ -13,7 +13,9 @@ class StaffSessionExpiry:
     """Sessions of signed-in staff end after a spell without activity; each request renews it.
 
     Only the staff areas are looked at: elsewhere (the waiting room's poll above all) loading
-    the session and user would cost a query per request. Citizens have no accounts.
+    the session and user would cost a query per request. Citizens have no accounts. A request
+    a page's script makes on its own (the dashboard's refresh, marked ``X-Vaxbook-Refresh``) is
+    not activity: an unattended dashboard tab must not keep a session open for ever.
     """
 
     STAFF_PATHS = ("/admin/", "/staff/")
@@ -22,7 +24,9 @@ class StaffSessionExpiry:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith(self.STAFF_PATHS):
+        if not request.path.startswith(self.STAFF_PATHS) or request.headers.get(
+            "X-Vaxbook-Refresh"
+        ):
             return self.get_response(request)
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and user.is_staff:

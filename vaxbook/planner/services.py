@@ -2,8 +2,10 @@
 the campaign admin uses (so every window added, and the admission rate set, is audited)."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from campaigns import services as campaign_services
@@ -18,6 +20,28 @@ class PlanRefused(Exception):
         super().__init__(code)
         self.code = code
         self.params = params
+
+
+def booking_opened_at(campaign: Campaign, *, now: datetime) -> datetime | None:
+    """When the campaign's booking opened — the first opening of its windows in force (its
+    staggered windows, else its own) — or None while that is still to come."""
+    first = min(w.opens_at for w in campaign.booking_windows())
+    return first if first <= now else None
+
+
+def check_can_plan(campaign: Campaign, windows: Sequence[ProposedWindow], *, now: datetime) -> None:
+    """Refuse once the campaign's booking has opened (``booking_opened``): windows added then
+    would take the place of the ones in force — a campaign's own window, for its whole cohort,
+    would close at once, bookings requested in it would be rejected when decided, tickets for
+    its opening would be void, and the waiting room switched on would send everyone on a
+    booking form to the queue. Refuse too a proposal whose first window
+    opens now or earlier (``first_opening_past``). Call it holding the campaign's row lock."""
+    opened = booking_opened_at(campaign, now=now)
+    if opened is not None:
+        raise PlanRefused("booking_opened", opened_at=opened)
+    first = min(w.opens_at for w in windows)
+    if first <= now:
+        raise PlanRefused("first_opening_past", first_opening=first)
 
 
 def check_no_overlap(campaign: Campaign, windows: Sequence[ProposedWindow]) -> None:
@@ -39,6 +63,7 @@ def create_planned_windows(
     *,
     actor,
     admission_rate_per_minute: int | None = None,
+    now: datetime | None = None,
 ) -> list[BookingWindow]:
     """Create one ``BookingWindow`` per digit of each proposed window (a window is one digit
     of the birth day; a proposed window of three digits is three rows with the same opening,
@@ -46,8 +71,9 @@ def create_planned_windows(
     that digit and its ``born_from``–``born_to``, which covers their intersection), and, when
     ``admission_rate_per_minute`` is given, switch the waiting room on at that rate.
 
-    Under the campaign's row lock (``save_campaign`` takes it, as in the admin): the overlap
-    check and the writes see the same windows, and a refusal (``PlanRefused``) writes nothing.
+    Only before the campaign's booking opens, from a first opening to come (``check_can_plan``).
+    Under the campaign's row lock (``save_campaign`` takes it, as in the admin): the checks and
+    the writes see the same windows, and a refusal (``PlanRefused``) writes nothing.
     Each window added is recorded (``booking_window_added``), the rate too
     (``waiting_room_changed``).
     """
@@ -55,6 +81,7 @@ def create_planned_windows(
         raise PlanRefused("nothing_to_create")
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        check_can_plan(campaign, windows, now=now or timezone.now())
         check_no_overlap(campaign, windows)
         if admission_rate_per_minute is None:
             enabled, rate = campaign.waiting_room_enabled, campaign.admission_rate_per_minute

@@ -3,7 +3,7 @@
 from fractions import Fraction
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -18,7 +18,7 @@ from vaxbook.planner import benchmark
 from vaxbook.planner.forms import PlanForm
 from vaxbook.planner.plan import PlanWarning, Proposal, propose
 from vaxbook.planner.selectors import Places, campaign_places
-from vaxbook.planner.services import PlanRefused, create_planned_windows
+from vaxbook.planner.services import PlanRefused, booking_opened_at, create_planned_windows
 
 # Who may plan: change the campaign (its admission rate) and add its windows.
 PERMISSIONS = ("campaigns.change_campaign", "campaigns.add_bookingwindow")
@@ -27,8 +27,9 @@ PERMISSIONS = ("campaigns.change_campaign", "campaigns.add_bookingwindow")
 def plan(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """GET: the form, and with its fields given (``?cohort_size=…``) the proposal. POST: create
     the proposed windows (recomputed here from the posted fields, never taken from the page),
-    then back to the campaign's admin page; 409 with the reason when they would overlap
-    windows the campaign already has (nothing is written)."""
+    then back to the campaign's admin page; 409 with the reason when the campaign's booking has
+    opened or they would overlap windows the campaign already has (nothing is written). A first
+    opening now or earlier is a form error (``first_opening_past``)."""
     if not request.user.has_perms(PERMISSIONS):
         raise PermissionDenied
     campaign = get_object_or_404(
@@ -41,8 +42,16 @@ def plan(request: HttpRequest, campaign_id: int) -> HttpResponse:
         data = request.GET
     form = PlanForm(data, initial={"first_opening": timezone.localtime(campaign.opens_at)})
     places = campaign_places(campaign, now=now)
-    proposal, rate, refusal, status = None, None, "", 200
-    if form.is_bound and form.is_valid():
+    opened_at = booking_opened_at(campaign, now=now)
+    proposal, rate, refusal, refusal_code, status = None, None, "", "", 200
+    if form.is_bound and form.is_valid() and form.cleaned_data["first_opening"] <= now:
+        form.add_error(
+            "first_opening",
+            ValidationError(
+                gettext("The first window must open later than now."), code="first_opening_past"
+            ),
+        )
+    elif form.is_bound and form.is_valid():
         rate = _rate(form, measured)
         if rate is None:
             form.add_error(
@@ -61,9 +70,10 @@ def plan(request: HttpRequest, campaign_id: int) -> HttpResponse:
                 admission_rate_per_minute=admission
                 if form.cleaned_data["set_admission_rate"]
                 else None,
+                now=now,
             )
         except PlanRefused as refused:
-            refusal, status = _refusal_text(refused), 409
+            refusal, refusal_code, status = _refusal_text(refused), refused.code, 409
         else:
             messages.success(
                 request,
@@ -90,13 +100,16 @@ def plan(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "measured": measured,
             "measured_at": format_kst(measured.measured_at)
             if measured and measured.measured_at
-            else "",
+            else gettext("time not recorded"),
+            "booking_opened": opened_at is not None,
+            "booking_opened_text": _booking_opened_text(opened_at) if opened_at else "",
             "rate": rate,
             "places": places,
             "proposal": proposal,
             "rows": _rows(proposal) if proposal else [],
             "warnings": [_warning_text(w) for w in proposal.warnings] if proposal else [],
             "refusal": refusal,
+            "refusal_code": refusal_code,
         },
         status=status,
     )
@@ -212,7 +225,27 @@ def _warning_text(warning: PlanWarning) -> dict:
     return {"code": warning.code, "text": text}
 
 
+def _booking_opened_text(opened_at) -> str:
+    return gettext(
+        "Booking for this campaign opened on %(opened)s: the planner no longer creates windows. "
+        "Windows added now would take the place of those people are booking in (the campaign's "
+        "own window, for everyone, would close at once, and bookings waiting to be confirmed in "
+        "it would be rejected). Change the campaign's windows on its own page instead."
+    ) % {"opened": format_kst(opened_at)}
+
+
 def _refusal_text(refused: PlanRefused) -> str:
+    if refused.code == "booking_opened":
+        return gettext(
+            "Nothing was created: booking for this campaign opened on %(opened)s, and windows "
+            "added now would take the place of those people are booking in. Change the "
+            "campaign's windows on its own page instead."
+        ) % {"opened": format_kst(refused.params["opened_at"])}
+    if refused.code == "first_opening_past":
+        return gettext(
+            "Nothing was created: the first window would open on %(opens)s, which is not later "
+            "than now. Choose a first opening to come."
+        ) % {"opens": format_kst(refused.params["first_opening"])}
     if refused.code == "overlapping_windows":
         return ngettext(
             "Nothing was created: %(count)d window of this campaign is open at the same time "

@@ -3,6 +3,8 @@
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from vaxbook.planner import benchmark
 
 
@@ -43,3 +45,47 @@ def test_the_directory_is_a_setting(tmp_path, settings):
     assert benchmark.results_dir() == tmp_path
     del settings.VAXBOOK_BENCH_RESULTS_DIR
     assert benchmark.results_dir().parts[-2:] == ("bench", "results")
+
+
+BAD_RESULTS = [
+    '{"when": "2026-13-45T00:00:00+00:00", "sustainable_admission_per_minute": 900}',
+    '{"when": "yesterday", "sustainable_admission_per_minute": 900}',
+    '{"when": 20261126, "sustainable_admission_per_minute": 900}',
+    '{"when": "2026-11-26T01:24:04+00:00", "sustainable_admission_per_minute": Infinity}',
+    '{"when": "2026-11-26T01:24:04+00:00", "sustainable_admission_per_minute": NaN}',
+    '{"when": "2026-11-26T01:24:04+00:00", "sustainable_admission_per_minute": -Infinity}',
+    '{"when": "2026-11-26T01:24:04+00:00", "sustainable_admission_per_minute": -900}',
+    '{"when": "2026-11-26T01:24:04+00:00", "sustainable_admission_per_minute": "900"}',
+    '{"when": "2026-11-26T01:24:04+00:00", "sustainable_admission_per_minute": [900]}',
+    '{"when": "2026-11-26T01:24:04+00:00", "sustainable_admission_per_minute": 1e400}',
+    '{"when": "2026-11-26T01:24:04+00:00", "sustainable_admission_per_minute": 1' + "0" * 400 + "}",
+    '{"when": "2026-11-26T01:24:04+00:00", "confirmed_per_s": Infinity}',
+    '{"when": "2026-11-26T01:24:04+00:00", "confirmed_per_s": 1e307}',
+    "[" * 100_000 + "]" * 100_000,
+    "\udcff",
+]
+
+
+@pytest.mark.parametrize("content", BAD_RESULTS, ids=range(len(BAD_RESULTS)))
+def test_a_bad_result_is_skipped_for_the_next_newest(tmp_path, content):
+    _write(
+        tmp_path,
+        "20261120T000000.json",
+        {"when": "2026-11-20T00:00:00+00:00", "sustainable_admission_per_minute": 700},
+    )
+    (tmp_path / "20261126T000000.json").write_text(content, errors="surrogateescape")
+    rate = benchmark.latest_rate(tmp_path)
+    assert (rate.per_minute, rate.result_file) == (700, "20261120T000000.json")
+    (tmp_path / "20261120T000000.json").unlink()
+    assert benchmark.latest_rate(tmp_path) is None  # then the rate is entered by hand
+
+
+def test_a_time_without_its_offset_is_taken_as_utc(tmp_path):
+    """``bench/run.py`` writes UTC (``timezone.now().isoformat()``)."""
+    _write(
+        tmp_path,
+        "20261126T012404.json",
+        {"when": "2026-11-26T01:24:04", "sustainable_admission_per_minute": 900},
+    )
+    rate = benchmark.latest_rate(tmp_path)
+    assert rate.measured_at == datetime(2026, 11, 26, 1, 24, 4, tzinfo=UTC)

@@ -432,3 +432,23 @@ def test_large_numbers_are_grouped_in_thousands(official, campaign, bench_result
         assert "3,500,000" in html and "600,000" in html and "10,000" in html
         row = page.context["rows"][0]["window"]
         assert f"{row.people:,}" in html
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"when": "2026-13-45T00:00:00+00:00", "sustainable_admission_per_minute": 900}',
+        '{"when": "2026-11-26T01:24:04", "sustainable_admission_per_minute": 900}',
+        '{"when": "2026-11-26T01:24:04+00:00", "sustainable_admission_per_minute": Infinity}',
+        '{"sustainable_admission_per_minute": 900}',
+    ],
+)
+def test_a_bad_benchmark_result_does_not_break_the_page(official, campaign, bench_results, content):
+    """A result the planner cannot use is passed over (then the rate is entered by hand);
+    one without a time, or with a time without its offset (taken as UTC), is shown."""
+    (bench_results / "20261126T000000.json").write_text(content)
+    response = official.get(_page(campaign))
+    assert response.status_code == 200
+    response = official.get(_page(campaign), _fields(rate_per_minute=10_000))
+    assert response.status_code == 200
+    assert response.context["proposal"] is not None

@@ -9,6 +9,7 @@ and ``REDIS_URL``, and serves over HTTPS only; ``manage.py check --deploy`` repo
 """
 
 import ipaddress
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -203,7 +204,9 @@ VAXBOOK_WINDOW_NOTICE_MINUTES = config.get_int("VAXBOOK_WINDOW_NOTICE_MINUTES", 
 # Operators (vaxbook.metrics). GET /metrics answers Prometheus with
 # "Authorization: Bearer <VAXBOOK_METRICS_TOKEN>"; without a token set it is off (404) in
 # production and open in development. /healthz (load balancers) needs no token; each of its
-# checks (database, Redis, broker) gives up after VAXBOOK_HEALTH_TIMEOUT seconds.
+# checks (database, Redis, broker) gives up after VAXBOOK_HEALTH_TIMEOUT seconds, and their
+# result is reused, per process, for VAXBOOK_HEALTH_CACHE_SECONDS (a probe flood costs the
+# database a session a second per process at most).
 # Under gunicorn's several workers, set PROMETHEUS_MULTIPROC_DIR (read by prometheus-client
 # itself, not here) to a directory emptied before every start; unset, each process counts alone.
 VAXBOOK_METRICS_TOKEN = config.get_setting("VAXBOOK_METRICS_TOKEN")
@@ -223,11 +226,20 @@ if VAXBOOK_HEALTH_TIMEOUT > 2.0:
     raise ImproperlyConfigured(
         "VAXBOOK_HEALTH_TIMEOUT must be at most 2 seconds: a load balancer's check is short."
     )
-_multiproc_dir = config.get_setting("PROMETHEUS_MULTIPROC_DIR")
-if _multiproc_dir and not Path(_multiproc_dir).is_dir():
+VAXBOOK_HEALTH_CACHE_SECONDS = config.get_float("VAXBOOK_HEALTH_CACHE_SECONDS", 1.0, minimum=0)
+if VAXBOOK_HEALTH_CACHE_SECONDS > 10:
     raise ImproperlyConfigured(
-        f"PROMETHEUS_MULTIPROC_DIR={_multiproc_dir!r} must be an existing (emptied) directory."
+        "VAXBOOK_HEALTH_CACHE_SECONDS must be at most 10 seconds: a load balancer must see an "
+        "outage."
     )
+# prometheus-client goes multiprocess as soon as either spelling is in the environment, even
+# empty (its files then land in the working directory): set, it must name a directory.
+for _variable in ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir"):
+    _multiproc_dir = os.environ.get(_variable)
+    if _multiproc_dir is not None and not (_multiproc_dir and Path(_multiproc_dir).is_dir()):
+        raise ImproperlyConfigured(
+            f"{_variable}={_multiproc_dir!r} must be an existing (emptied) directory, or unset."
+        )
 
 INSTALLED_APPS = [
     "csp",

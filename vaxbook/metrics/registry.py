@@ -30,7 +30,12 @@ REQUEST_REGISTRY = CollectorRegistry(auto_describe=True)
 
 
 def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+    """The directory prometheus-client keeps the workers' counters in: it reads either spelling
+    (the upper-case one first); the settings refuse one set to anything but a directory."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory is None:
+        directory = os.environ.get("prometheus_multiproc_dir")  # noqa: SIM112 - its old name
+    return directory or None
 
 
 def exposition(accept: str = "") -> tuple[bytes, str]:

@@ -1,6 +1,7 @@
 """Components the health tests take down for real: a redis-server of the test's own, and a TCP
-proxy in front of PostgreSQL that the test stops (or stalls: it keeps accepting connections and
-never answers)."""
+proxy in front of PostgreSQL (or Redis) that the test stops, stalls (it keeps accepting
+connections and never answers) or silences after the connection is made (PostgreSQL's queries
+are swallowed), and that counts the connections made through it."""
 
 import asyncio
 import shutil
@@ -54,12 +55,18 @@ class TcpProxy:
 
     ``stop()`` closes the listening socket and every connection through it (the component is
     gone: connections are refused); ``stall()`` keeps accepting and never forwards a byte (the
-    component hangs)."""
+    component hangs); ``swallow_queries()`` lets PostgreSQL's connection start through, then
+    never forwards a query (a ``Q`` message): connected, then silence (a saturated pool, a
+    half-open TCP path). ``connections`` counts the connections accepted, ``open_connections``
+    those the client has not closed yet."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.port = free_port()
         self.stalled = False
+        self.queries_swallowed = False
+        self.connections = 0
+        self.open_connections = 0
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -73,9 +80,13 @@ class TcpProxy:
     async def _listen(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, client: bool = False
+    ) -> None:
         try:
             while data := await reader.read(65536):
+                if client and self.queries_swallowed and data[:1] == b"Q":
+                    continue  # never forwarded: the query hangs
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, asyncio.CancelledError):
@@ -84,6 +95,14 @@ class TcpProxy:
             writer.close()
 
     async def _handle(self, reader, writer) -> None:
+        self.connections += 1
+        self.open_connections += 1
+        try:
+            await self._serve(reader, writer)
+        finally:
+            self.open_connections -= 1
+
+    async def _serve(self, reader, writer) -> None:
         self._writers.add(writer)
         if self.stalled:
             await reader.read()  # hold the connection, answer nothing
@@ -96,11 +115,14 @@ class TcpProxy:
             return
         self._writers.add(upstream_writer)
         await asyncio.gather(
-            self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
+            self._pipe(reader, upstream_writer, client=True), self._pipe(upstream_reader, writer)
         )
 
     def stall(self) -> None:
         self.stalled = True
+
+    def swallow_queries(self) -> None:
+        self.queries_swallowed = True
 
     def stop(self) -> None:
         async def close() -> None:
@@ -117,3 +139,5 @@ class TcpProxy:
         self.stop()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._loop.close()

@@ -42,6 +42,13 @@ OPEN_VIEWS = {
     "campaigns:window-signup-code": "the code that confirms that phone; books nothing",
     "set_language": "the language switch: sets a cookie and goes back; books nothing",
     "dev-outbox": "development only (not routed in production): the console channel's texts",
+    "dashboard:overview": "officials' live dashboard, behind the admin login; read-only",
+    "dashboard:campaign": "officials' live dashboard of a campaign, behind the admin login",
+    "dashboard:data": "the dashboard's figures (JSON), behind the admin login; read-only",
+    "dashboard:series": "the dashboard's series (CSV), behind the admin login; read-only",
+    "planner:campaign": "officials' capacity planner: writes windows, never a booking; admin",
+    "metrics:metrics": "operators' Prometheus metrics, behind a token; read-only",
+    "metrics:healthz": "the load balancer's health check; reads nothing personal, books nothing",
 }
 
 

@@ -60,6 +60,21 @@ def _fresh_cache():
 
 
 @pytest.fixture
+def official(db):
+    """A test client logged in as an official (the Officials group, staff; no superuser)."""
+    from django.test import Client
+
+    from clinics.tests.factories import UserFactory
+    from vaxbook.roles import OFFICIALS, ensure_roles
+
+    user = UserFactory(is_staff=True)
+    user.groups.add(ensure_roles()[OFFICIALS])
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def start_worker():
     """Starts real Celery worker processes on the test database and the real Redis broker;
     they are stopped after the test.

@@ -31,18 +31,8 @@ from campaigns.tests.factories import CampaignFactory
 from clinics.models import Slot
 from clinics.tests.factories import ClinicFactory, SlotFactory, UserFactory
 from vaxbook.dates import KST
-from vaxbook.roles import OFFICIALS, ensure_roles
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def official() -> Client:
-    user = UserFactory(is_staff=True)
-    user.groups.add(ensure_roles()[OFFICIALS])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _page(campaign) -> str:

@@ -14,9 +14,8 @@ from bookings.tests.factories import BookingFactory
 from campaigns.models import Campaign, Vaccine
 from campaigns.tests.admin_forms import campaign_form, campaign_page
 from campaigns.tests.factories import CampaignFactory, VaccineFactory
-from clinics.tests.factories import SlotFactory, UserFactory
+from clinics.tests.factories import SlotFactory
 from vaxbook.notifications.services import render
-from vaxbook.roles import OFFICIALS, ensure_roles
 
 pytestmark = pytest.mark.django_db
 
@@ -105,15 +104,6 @@ def test_the_name_is_unique():
     VaccineFactory(name="Moderna")
     with pytest.raises(IntegrityError), transaction.atomic():
         Vaccine.objects.create(name="Moderna")
-
-
-@pytest.fixture
-def official() -> Client:
-    user = UserFactory(is_staff=True)
-    user.groups.add(ensure_roles()[OFFICIALS])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_an_official_adds_a_vaccine_in_the_admin(official):

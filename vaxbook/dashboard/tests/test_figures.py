@@ -19,20 +19,10 @@ from campaigns import waiting_room
 from campaigns.models import BookingWindow
 from campaigns.tests.factories import CampaignFactory
 from clinics.models import Slot
-from clinics.tests.factories import ClinicFactory, SlotFactory, UserFactory
+from clinics.tests.factories import ClinicFactory, SlotFactory
 from vaxbook.dashboard import figures
-from vaxbook.roles import OFFICIALS, ensure_roles
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def official(db) -> Client:
-    user = UserFactory(is_staff=True)
-    user.groups.add(ensure_roles()[OFFICIALS])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

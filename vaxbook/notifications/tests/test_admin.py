@@ -11,18 +11,9 @@ from clinics.tests.factories import SlotFactory, UserFactory
 from vaxbook.auditlog.models import AuditEvent
 from vaxbook.notifications.models import Notification
 from vaxbook.notifications.tests.broker import published
-from vaxbook.roles import CLINIC_STAFF, OFFICIALS, ensure_roles
+from vaxbook.roles import CLINIC_STAFF, ensure_roles
 
 CHANGELIST = reverse("admin:notifications_notification_changelist")
-
-
-@pytest.fixture
-def official(db) -> Client:
-    user = UserFactory(is_staff=True)
-    user.groups.add(ensure_roles()[OFFICIALS])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ tickets. Refused with a code, nothing written."""
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,7 +19,6 @@ from clinics.tests.factories import SlotFactory, UserFactory
 from vaxbook.auditlog.models import AuditEvent
 from vaxbook.planner.plan import birth_day_digit_weights, propose
 from vaxbook.planner.services import PlanRefused, create_planned_windows
-from vaxbook.roles import OFFICIALS, ensure_roles
 
 pytestmark = pytest.mark.django_db
 
@@ -29,15 +27,6 @@ pytestmark = pytest.mark.django_db
 def bench_results(tmp_path, settings):
     settings.VAXBOOK_BENCH_RESULTS_DIR = tmp_path
     return tmp_path
-
-
-@pytest.fixture
-def official() -> Client:
-    user = UserFactory(is_staff=True)
-    user.groups.add(ensure_roles()[OFFICIALS])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _page(campaign) -> str:

@@ -42,15 +42,6 @@ def _write_result(directory, stamp: str, **values) -> None:
 
 
 @pytest.fixture
-def official() -> Client:
-    user = UserFactory(is_staff=True)
-    user.groups.add(ensure_roles()[OFFICIALS])
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def campaign() -> Campaign:
     opens = datetime(2027, 1, 4, 20, 0, tzinfo=KST)
     return CampaignFactory(opens_at=opens, closes_at=opens + timedelta(days=30))

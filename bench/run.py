@@ -4,7 +4,12 @@ Starts gunicorn and Celery workers on PostgreSQL and Redis, seeds a campaign, re
 opening with simulated citizens going through the waiting room and the booking pages, measures
 the confirm pipeline alone and PostgreSQL's own ceiling (pgbench) for the confirm transaction,
 checks the invariants (exit status 1 if one is broken) and writes bench/results/<ts>.json and
-a PNG chart.
+a PNG chart, with the peak memory (RSS) of every web and worker process.
+
+--find-rate instead repeats short openings (everything reset each time) over admission rates,
+galloping up from --rate-low then bisecting, to find the highest rate a minute at which every
+step's p99 stays under a second with no error, no lost connection and no broken invariant; it
+writes it as `sustainable_admission_per_minute` (read by the capacity planner).
 """
 
 import argparse
@@ -68,6 +73,27 @@ def parse_args() -> argparse.Namespace:
         help="dropped and re-created",
     )
     p.add_argument("--redis", default="redis://127.0.0.1:6379/8", help="flushed")
+    p.add_argument(
+        "--find-rate",
+        action="store_true",
+        help="find the highest admission rate a minute at which every step's p99 < 1 s "
+        "(short openings of --probe-citizens each, over rates from --rate-low to --rate-high)",
+    )
+    p.add_argument(
+        "--probe-citizens",
+        type=int,
+        default=300,
+        help="citizens of each --find-rate opening (--citizens is the full run's)",
+    )
+    p.add_argument("--rate-low", type=int, default=300, help="--find-rate: first rate tried")
+    p.add_argument("--rate-high", type=int, default=60000, help="--find-rate: highest rate tried")
+    p.add_argument(
+        "--rate-precision",
+        type=float,
+        default=0.1,
+        help="--find-rate: stop when the failing rate is within this fraction of the passing",
+    )
+    p.add_argument("--max-probes", type=int, default=10, help="--find-rate: at most this many")
     return p.parse_args()
 
 
@@ -212,9 +238,9 @@ def gunicorn(args) -> list[str]:
 
 
 @contextmanager
-def servers(args, env, tmp: Path) -> Iterator[str]:
+def servers(args, env, tmp: Path, memory: dict | None = None) -> Iterator[str]:
     """Celery (workers and beat) and gunicorn, up until the block ends; yields the site's
-    address once it answers."""
+    address once it answers. `memory` gets the peak RSS of their processes before they stop."""
     workers = start(
         celery_worker(args, "-B", f"--schedule={tmp / 'beat-schedule'}"),
         env,
@@ -226,8 +252,66 @@ def servers(args, env, tmp: Path) -> Iterator[str]:
         wait_http(base + "/")
         yield base
     finally:
+        if memory is not None:
+            memory["web"] = peak_rss(web.pid)
+            memory["celery"] = peak_rss(workers.pid)
         stop(web)
         stop(workers)
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and its descendants (from /proc), root first."""
+    children = defaultdict(list)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):  # gone meanwhile
+            continue
+        children[int(fields[1])].append(int(stat.parent.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop(0)
+        tree.append(pid)
+        todo.extend(sorted(children.get(pid, ())))
+    return tree
+
+
+def peak_rss(root: int) -> list[dict]:
+    """The peak resident memory (VmHWM, MB) of each process of `root`'s tree, root first:
+    the gunicorn master then its workers; the Celery main process then its pool (and beat)."""
+    found = []
+    for pid in process_tree(root):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if "VmHWM" not in fields:  # a zombie
+            continue
+        found.append(
+            {
+                "pid": pid,
+                "role": "main" if pid == root else "child",
+                "name": fields["Name"].strip(),
+                "command": " ".join(part.decode(errors="replace") for part in cmdline[:4]),
+                "peak_rss_mb": round(int(fields["VmHWM"].split()[0]) / 1024, 1),
+            }
+        )
+    return found
+
+
+def memory_summary(processes: list[dict]) -> dict:
+    """The main process's peak and its children's (largest, sum), MB."""
+    main = [p["peak_rss_mb"] for p in processes if p["role"] == "main"]
+    children = [p["peak_rss_mb"] for p in processes if p["role"] == "child"]
+    return {
+        "main_mb": main[0] if main else None,
+        "children": len(children),
+        "child_max_mb": max(children, default=None),
+        "child_sum_mb": round(sum(children), 1),
+        "total_mb": round(sum(main) + sum(children), 1),
+    }
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -288,12 +372,14 @@ def confirm_pipeline(args, tmp: Path, env) -> dict:
     campaign, bookings = pending_bookings(args)
     worker = start(celery_worker(args), env, tmp / "pipeline-worker.log")
     time.sleep(4)  # the worker boots before the clock starts
+    memory = {}
     began = time.time()
     with app.producer_or_acquire() as producer:
         for booking in bookings:
             confirm_booking.apply_async((booking.pk,), producer=producer)
     published = time.time()
     finished = wait_decided(campaign, 300)
+    memory["celery_pipeline"] = peak_rss(worker.pid)
     stop(worker)
     decided = Booking.objects.filter(campaign=campaign).exclude(status="pending").count()
     return {
@@ -301,6 +387,7 @@ def confirm_pipeline(args, tmp: Path, env) -> dict:
         "decided": decided,
         "publish_s": round(published - began, 2),
         "confirm_pipeline_per_s": round(decided / (finished - began), 1),
+        "memory": memory,
     }
 
 
@@ -468,18 +555,178 @@ def main() -> int:
     args = parse_args()
     env = environment(args)
     tmp = Path(tempfile.mkdtemp(prefix="vaxbook-bench-"))
+    if args.find_rate:
+        return find_rate(args, env, tmp)
     prepare(args, env)
     opening = opening_time(args)
     campaign = seed(args, opening)
-    outcomes = replay_opening(args, env, tmp, campaign, opening)
+    memory = {}
+    outcomes = replay_opening(args, env, tmp, campaign, opening, memory)
     print("Confirm pipeline alone…")
     pipeline = confirm_pipeline(args, tmp, env)
+    memory.update(pipeline.pop("memory"))
     print("pgbench…")
     ceiling = pgbench(args, tmp)
     report = build_report(args, outcomes, pipeline, ceiling, invariants())
+    report["peak_rss"] = memory_report(memory)
     stamp = write_results(report, outcomes)
     print_table(report, stamp)
     return verdict(report)
+
+
+def memory_report(memory: dict) -> dict:
+    """Per server (web: gunicorn; celery: the surge's workers and beat; celery_pipeline: the
+    pipeline measurement's worker): a summary and each process's peak RSS."""
+    return {
+        server: {**memory_summary(processes), "processes": processes}
+        for server, processes in memory.items()
+    }
+
+
+# A step is answered in time when its p99 is under this (the waiting room's promise).
+P99_LIMIT_MS = 1000
+
+
+def find_rate(args, env, tmp: Path) -> int:
+    """The highest admission rate a minute that passes `probe`: --rate-low, then doubling
+    until a rate fails (or --rate-high passes), then bisecting between the highest passing
+    and the lowest failing rate until they are within --rate-precision (or --max-probes)."""
+    probes = []
+
+    def passes(rate: int) -> bool:
+        print(f"\nProbe {len(probes) + 1}: {rate} people a minute…")
+        result = probe(args, env, tmp, rate)
+        probes.append(result)
+        print(
+            f"  {'pass' if result['passed'] else 'FAIL'}: worst p99 {result['max_p99_ms']} ms "
+            f"({result['worst_step']}); {result['why'] or 'all steps under 1 s'}"
+        )
+        return result["passed"]
+
+    low, high = max(1, args.rate_low), max(args.rate_low, args.rate_high)
+    passing, failing = None, None
+    if passes(low):
+        passing, rate = low, low
+        while len(probes) < args.max_probes:
+            rate = min(rate * 2, high)
+            if passes(rate):
+                passing = rate
+                if rate == high:
+                    break
+            else:
+                failing = rate
+                break
+        while (
+            failing is not None
+            and len(probes) < args.max_probes
+            and failing - passing > max(1, passing * args.rate_precision)
+        ):
+            middle = (passing + failing) // 2
+            if passes(middle):
+                passing = middle
+            else:
+                failing = middle
+    else:
+        failing = low
+    report = rate_report(args, probes, passing, failing)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(report, indent=2))
+    print_rate(report, stamp)
+    return 0 if passing is not None else 1
+
+
+def probe(args, env, tmp: Path, rate: int) -> dict:
+    """One short opening at `rate` people a minute, on a fresh database and Redis db."""
+    from django.db import connections
+
+    connections.close_all()  # the database is dropped
+    settings = argparse.Namespace(
+        **{**vars(args), "admission_per_minute": rate, "citizens": args.probe_citizens}
+    )
+    prepare(settings, env)
+    opening = opening_time(settings)
+    campaign = seed(settings, opening)
+    memory = {}
+    outcomes = replay_opening(settings, env, tmp, campaign, opening, memory)
+    steps = {step: percentiles(values) for step, values in step_timings(outcomes).items()}
+    worst = max(steps, key=lambda step: steps[step]["p99_ms"], default=None)
+    worst_p99 = steps[worst]["p99_ms"] if worst else None
+    results = Counter(o.result for o in outcomes)
+    errors = error_counts(outcomes)
+    retries = sum(o.retries for o in outcomes)
+    broken = {k: v for k, v in invariants().items() if v}
+    why = []
+    if worst is None:
+        why.append("no step measured")
+    slow = {s: p["p99_ms"] for s, p in steps.items() if p["p99_ms"] >= P99_LIMIT_MS}
+    if slow:
+        why.append(f"p99 ≥ 1 s: {slow}")
+    if errors:
+        why.append(f"errors: {dict(errors)}")
+    if retries:
+        why.append(f"connections lost: {retries}")
+    if results["error"] or results["unfinished"]:
+        why.append(f"citizens not served: {results['error'] + results['unfinished']}")
+    if broken:
+        why.append(f"invariants broken: {broken}")
+    return {
+        "admission_per_minute": rate,
+        "passed": not why,
+        "max_p99_ms": worst_p99,
+        "worst_step": worst,
+        "why": "; ".join(why),
+        "citizens": settings.citizens,
+        "results": dict(results),
+        "errors": dict(errors),
+        "connection_retries": retries,
+        "invariants_broken": broken,
+        "steps_p99_ms": {s: p["p99_ms"] for s, p in sorted(steps.items())},
+        "peak_rss_total_mb": {
+            server: memory_summary(processes)["total_mb"] for server, processes in memory.items()
+        },
+    }
+
+
+def rate_report(args, probes: list[dict], passing: int | None, failing: int | None) -> dict:
+    """What bench/results/<stamp>.json holds after --find-rate (the capacity planner reads
+    `sustainable_admission_per_minute` from the newest result that has it)."""
+    from django.utils import timezone
+
+    report = {
+        "when": timezone.now().isoformat(),
+        "mode": "find-rate",
+        "machine": {"cores": CORES, "python": sys.version.split()[0]},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("database", "redis")},
+        "p99_limit_ms": P99_LIMIT_MS,
+        "lowest_failing_admission_per_minute": failing,
+        "all_probes_passed": passing is not None and failing is None,
+        "probes": probes,
+    }
+    if passing is not None:  # no key at all when even --rate-low failed: nothing to plan on
+        report["sustainable_admission_per_minute"] = passing
+    return report
+
+
+def print_rate(r: dict, stamp: str) -> None:
+    print(f"\nvaxbook bench --find-rate — {r['machine']['cores']} cores")
+    print(f"  {'people/min':>10}{'max p99 ms':>12}  {'step':<15}result")
+    for p in sorted(r["probes"], key=lambda p: p["admission_per_minute"]):
+        print(
+            f"  {p['admission_per_minute']:>10}{p['max_p99_ms'] or '':>12}  "
+            f"{p['worst_step'] or '':<15}{'pass' if p['passed'] else 'fail: ' + p['why']}"
+        )
+    rate = r.get("sustainable_admission_per_minute")
+    if rate is None:
+        print(
+            f"  Even {r['lowest_failing_admission_per_minute']} people per minute failed: "
+            "no rate found (try a lower --rate-low)."
+        )
+    else:
+        ceiling = " (the highest tried: it may take more)" if r["all_probes_passed"] else ""
+        print(
+            f"  Set the waiting room's admission rate to at most {rate} people per minute{ceiling}."
+        )
+    print(f"  written: bench/results/{stamp}.json")
 
 
 def prepare(args, env) -> None:
@@ -501,11 +748,12 @@ def opening_time(args):
     return (timezone.now() + timedelta(seconds=lead)).replace(microsecond=0)
 
 
-def replay_opening(args, env, tmp: Path, campaign, opening) -> list:
-    """The citizens through the opening on the live servers, until the last is decided."""
+def replay_opening(args, env, tmp: Path, campaign, opening, memory: dict | None = None) -> list:
+    """The citizens through the opening on the live servers, until the last is decided;
+    `memory` gets the servers' peak RSS."""
     from bench.citizens import run_citizens
 
-    with servers(args, env, tmp) as base:
+    with servers(args, env, tmp, memory) as base:
         print(f"Opening at {opening:%H:%M:%S}; {args.citizens} citizens arrive around it…")
         outcomes = run_citizens(
             base,
@@ -636,6 +884,11 @@ def print_table(r: dict, stamp: str) -> None:
         f"{r['connection_retries']}); overbooked {r['overbooked']}; lost {r['lost']}; "
         f"invariants {r['invariants']}"
     )
+    for server, m in r.get("peak_rss", {}).items():
+        print(
+            f"  peak RSS {server}: main {m['main_mb']} MB, {m['children']} children max "
+            f"{m['child_max_mb']} MB (sum {m['child_sum_mb']}), total {m['total_mb']} MB"
+        )
     print(f"  written: bench/results/{stamp}.json and .png")
 
 

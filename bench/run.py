@@ -637,9 +637,11 @@ def find_rate(args, env, tmp: Path) -> int:
 
 def probe(args, env, tmp: Path, rate: int) -> dict:
     """One short opening at `rate` people a minute, on a fresh database and Redis db."""
+    from django.apps import apps
     from django.db import connections
 
-    connections.close_all()  # the database is dropped
+    if apps.ready:  # a probe before: its connections would keep the database from being dropped
+        connections.close_all()
     settings = argparse.Namespace(
         **{**vars(args), "admission_per_minute": rate, "citizens": args.probe_citizens}
     )

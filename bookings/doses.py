@@ -84,16 +84,3 @@ def later_dose_slots(
         chosen.append(slot)
         previous = slot
     return chosen
-
-
-def fits_schedule(campaign: Campaign, slots: list[Slot]) -> bool:
-    """Whether these slots, first dose first, are one per dose of this campaign's vaccine, in
-    order, each within the interval of the one before."""
-    if len(slots) != 1 + later_doses(campaign):
-        return False
-    if any(slot.campaign_id != campaign.pk for slot in slots):
-        return False
-    return all(
-        within_interval(campaign.vaccine, previous=before.date, day=after.date)
-        for before, after in zip(slots, slots[1:], strict=False)
-    )

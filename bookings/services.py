@@ -249,17 +249,9 @@ def _later_slots(
         if found is None:
             raise SlotUnavailable(reason="no_later_dose")
         return found
-    by_id = Slot.objects.in_bulk(later_slot_ids)
-    later = [by_id.get(slot_id) for slot_id in later_slot_ids]
-    if (
-        None in later
-        or not doses.fits_schedule(campaign, [first, *later])
-        or any(slot.clinic_id != first.clinic_id for slot in later)
-        or any(slot.starts_at <= now for slot in later)
-        or any(slot.booked >= slot.capacity and slot.pk not in leaving for slot in later)
-    ):
+    if len(later_slot_ids) != doses.later_doses(campaign):
         raise SlotUnavailable(reason="later_changed")
-    return later
+    return _checked_chain(campaign, first, later_slot_ids, now=now, leaving=leaving)
 
 
 def send_booking_codes(*, rrn: Rrn, phone: str, language: str) -> int:
@@ -638,6 +630,9 @@ def _check_new_first(
 def _checked_chain(
     campaign: Campaign, first: Slot, slot_ids: list[int], *, now: datetime, leaving: tuple
 ) -> list[Slot]:
+    """The slots ``slot_ids`` (the later doses shown to the person, in order) if each is this
+    campaign's, at the first dose's clinic, still to come, inside the vaccine's interval after
+    the one before, with a place (or one the course leaves); else ``later_changed``."""
     by_id = Slot.objects.in_bulk(slot_ids)
     chain = [by_id.get(slot_id) for slot_id in slot_ids]
     previous = first

@@ -45,10 +45,8 @@ class SustainableRate:
 
 
 def results_dir() -> Path:
-    """Where the benchmark writes its results (``VAXBOOK_BENCH_RESULTS_DIR`` to point
-    elsewhere)."""
-    default = Path(settings.BASE_DIR) / "bench" / "results"
-    return Path(getattr(settings, "VAXBOOK_BENCH_RESULTS_DIR", default))
+    """Where the benchmark writes its results (the setting ``VAXBOOK_BENCH_RESULTS_DIR``)."""
+    return Path(settings.VAXBOOK_BENCH_RESULTS_DIR)
 
 
 def latest_rate(directory: Path | None = None) -> SustainableRate | None:

@@ -23,7 +23,8 @@ from urllib.parse import urlencode
 from urllib.request import HTTPCookieProcessor, Request, build_opener
 
 from bench.pages import Page, solve_proof_of_work
-from bench.run import ROOT, environment, reset_database, start, stop, wait_http
+from bench.run import environment, reset_database
+from bench.servers import ROOT, start, stop, wait_http
 
 
 def parse_args() -> argparse.Namespace:

@@ -15,24 +15,21 @@ writes it as `sustainable_admission_per_minute` (read by the capacity planner).
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import time as clock
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.pipeline import confirm_pipeline, pgbench, wait_decided
+from bench.servers import CORES, PY, ROOT, memory_summary, servers
+
 RESULTS = ROOT / "bench" / "results"
-PY = sys.executable
-CORES = os.cpu_count() or 1
 
 
 def parse_args() -> argparse.Namespace:
@@ -191,161 +188,6 @@ def rrn(n: int) -> str:
     return f"{year:02d}{month:02d}{day:02d}-{1 + n % 2}{n:06d}"
 
 
-def start(command, env, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def celery_worker(args, *extra: str) -> list[str]:
-    return [
-        PY,
-        "-m",
-        "celery",
-        "-A",
-        "vaxbook",
-        "worker",
-        *extra,
-        f"--concurrency={args.celery_concurrency}",
-        "--loglevel=WARNING",
-        "--without-gossip",
-        "--without-mingle",
-    ]
-
-
-def gunicorn(args) -> list[str]:
-    return [
-        PY,
-        "-m",
-        "gunicorn",
-        "vaxbook.wsgi",
-        "-w",
-        str(args.web_workers),
-        "-k",
-        "gthread",
-        "--threads",
-        str(args.web_threads),
-        "-b",
-        f"127.0.0.1:{args.port}",
-        "--log-level",
-        "warning",
-    ]
-
-
-@contextmanager
-def servers(args, env, tmp: Path, memory: dict | None = None) -> Iterator[str]:
-    """Celery (workers and beat) and gunicorn, up until the block ends; yields the site's
-    address once it answers. `memory` gets the peak RSS of their processes before they stop."""
-    workers = start(
-        celery_worker(args, "-B", f"--schedule={tmp / 'beat-schedule'}"),
-        env,
-        tmp / "worker.log",
-    )
-    web = start(gunicorn(args), env, tmp / "gunicorn.log")
-    base = f"http://127.0.0.1:{args.port}"
-    try:
-        wait_http(base + "/")
-        yield base
-    finally:
-        if memory is not None:
-            memory["web"] = peak_rss(web.pid)
-            memory["celery"] = peak_rss(workers.pid)
-        stop(web)
-        stop(workers)
-
-
-def process_tree(root: int) -> list[int]:
-    """`root` and its descendants (from /proc), root first."""
-    children = defaultdict(list)
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):  # gone meanwhile
-            continue
-        children[int(fields[1])].append(int(stat.parent.name))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop(0)
-        tree.append(pid)
-        todo.extend(sorted(children.get(pid, ())))
-    return tree
-
-
-def peak_rss(root: int) -> list[dict]:
-    """The peak resident memory (VmHWM, MB) of each process of `root`'s tree, root first:
-    the gunicorn master then its workers; the Celery main process then its pool (and beat)."""
-    found = []
-    for pid in process_tree(root):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if "VmHWM" not in fields:  # a zombie
-            continue
-        found.append(
-            {
-                "pid": pid,
-                "role": "main" if pid == root else "child",
-                "name": fields["Name"].strip(),
-                "command": " ".join(part.decode(errors="replace") for part in cmdline[:4]),
-                "peak_rss_mb": round(int(fields["VmHWM"].split()[0]) / 1024, 1),
-            }
-        )
-    return found
-
-
-def memory_summary(processes: list[dict]) -> dict:
-    """The main process's peak and its children's (largest, sum), MB."""
-    main = [p["peak_rss_mb"] for p in processes if p["role"] == "main"]
-    children = [p["peak_rss_mb"] for p in processes if p["role"] == "child"]
-    return {
-        "main_mb": main[0] if main else None,
-        "children": len(children),
-        "child_max_mb": max(children, default=None),
-        "child_sum_mb": round(sum(children), 1),
-        "total_mb": round(sum(main) + sum(children), 1),
-    }
-
-
-def stop(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-def wait_http(url: str, seconds: float = 30) -> None:
-    from urllib.request import urlopen
-
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            with urlopen(url, timeout=2):  # noqa: S310 - our own server on 127.0.0.1
-                return
-        except OSError:  # not listening yet, still booting (a timeout), or an error page
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer")
-
-
-def wait_decided(campaign, seconds: float) -> float:
-    from bookings.models import Booking
-
-    end = time.time() + seconds
-    while time.time() < end:
-        if not Booking.objects.filter(campaign=campaign, status="pending").exists():
-            return time.time()
-        time.sleep(0.05)
-    return time.time()
-
-
 def nearest_rank(ordered: list[float], q: float) -> float:
     """The q-quantile of sorted values, without interpolation."""
     return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
@@ -361,136 +203,6 @@ def percentiles(values: list[float]) -> dict[str, float]:
         "p95_ms": round(nearest_rank(ordered, 0.95), 1),
         "p99_ms": round(nearest_rank(ordered, 0.99), 1),
     }
-
-
-def confirm_pipeline(args, tmp: Path, env) -> dict:
-    """N pending bookings, their tasks published as fast as possible, timed until decided."""
-    from bookings.models import Booking
-    from bookings.tasks import confirm_booking
-    from vaxbook.celery import app
-
-    campaign, bookings = pending_bookings(args)
-    worker = start(celery_worker(args), env, tmp / "pipeline-worker.log")
-    time.sleep(4)  # the worker boots before the clock starts
-    memory = {}
-    began = time.time()
-    with app.producer_or_acquire() as producer:
-        for booking in bookings:
-            confirm_booking.apply_async((booking.pk,), producer=producer)
-    published = time.time()
-    finished = wait_decided(campaign, 300)
-    memory["celery_pipeline"] = peak_rss(worker.pid)
-    stop(worker)
-    decided = Booking.objects.filter(campaign=campaign).exclude(status="pending").count()
-    return {
-        "bookings": args.pipeline_bookings,
-        "decided": decided,
-        "publish_s": round(published - began, 2),
-        "confirm_pipeline_per_s": round(decided / (finished - began), 1),
-        "memory": memory,
-    }
-
-
-def pending_bookings(args) -> tuple:
-    """An open campaign with --pipeline-bookings pending bookings over up to 200 clinics'
-    slots (one each, tomorrow, room for --capacity × 4)."""
-    from django.utils import timezone
-
-    from bookings.identity import encrypt_rrn, parse_rrn, rrn_hmac
-    from bookings.models import Booking
-    from campaigns.models import Campaign
-    from clinics.models import Clinic, Slot
-
-    now = timezone.now()
-    campaign = Campaign.objects.create(
-        name="Pipeline",
-        slug="pipeline",
-        born_from="1962-01-01",
-        born_to="1966-12-31",
-        opens_at=now - timedelta(minutes=1),
-        closes_at=now + timedelta(hours=2),
-    )
-    slots = Slot.objects.bulk_create(
-        Slot(
-            clinic=clinic,
-            campaign=campaign,
-            date=timezone.localdate() + timedelta(days=1),
-            start_time="10:00",
-            capacity=args.capacity * 4,
-        )
-        for clinic in Clinic.objects.all()[:200]
-    )
-    sample = parse_rrn(rrn(0))
-    token = encrypt_rrn(sample)
-    bookings = Booking.objects.bulk_create(
-        Booking(
-            campaign=campaign,
-            slot=slots[n % len(slots)],
-            name=f"P{n}",
-            phone="010-0000-0000",
-            birth_date=sample.birth_date,
-            rrn_gender_digit="1",
-            rrn_hmac=f"{rrn_hmac(sample)[:48]}{n:016d}",
-            rrn_encrypted=token,
-            requested_at=now,
-        )
-        for n in range(args.pipeline_bookings)
-    )
-    return campaign, bookings
-
-
-PGBENCH_SCHEMA = """
-DROP TABLE IF EXISTS bench_booking; DROP TABLE IF EXISTS bench_slot;
-CREATE TABLE bench_slot (id int PRIMARY KEY, booked int NOT NULL, capacity int NOT NULL,
-  CHECK (booked <= capacity));
-CREATE TABLE bench_booking (id bigserial PRIMARY KEY, slot_id int NOT NULL REFERENCES bench_slot,
-  status varchar(10) NOT NULL, code varchar(12) UNIQUE, requested_at timestamptz NOT NULL);
-INSERT INTO bench_slot SELECT g, 0, 1000000000 FROM generate_series(1, 40000) g;
-"""
-PGBENCH_SCRIPT = """\\set id random(1, 40000)
-BEGIN;
-INSERT INTO bench_booking (slot_id, status, requested_at) VALUES (:id, 'pending', now());
-UPDATE bench_slot SET booked = booked + 1 WHERE id = :id AND booked < capacity;
-UPDATE bench_booking SET status = 'confirmed', code = substr(md5(random()::text), 1, 8)
-  WHERE id = currval('bench_booking_id_seq');
-END;
-"""
-
-
-def pgbench(args, tmp: Path) -> dict:
-    """PostgreSQL's ceiling for the confirm transaction: insert the booking, take the place
-    with the conditional update, mark it confirmed."""
-    url = urlparse(args.database)
-    conn = ["-h", url.hostname or "127.0.0.1", "-U", url.username or "postgres"]
-    name = url.path.lstrip("/")
-    subprocess.run(["psql", *conn, "-q", "-d", name, "-c", PGBENCH_SCHEMA], check=True)
-    script = tmp / "confirm.sql"
-    script.write_text(PGBENCH_SCRIPT)
-    out = subprocess.run(
-        [
-            "pgbench",
-            *conn,
-            "-n",
-            "-c",
-            str(CORES * 4),
-            "-j",
-            str(CORES),
-            "-T",
-            "10",
-            "-f",
-            str(script),
-            name,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    tps = next(float(line.split("=")[1].split()[0]) for line in out.splitlines() if "tps" in line)
-    subprocess.run(
-        ["psql", *conn, "-q", "-d", name, "-c", "DROP TABLE bench_booking; DROP TABLE bench_slot;"],
-        check=True,
-    )
-    return {"pgbench_confirm_tps": round(tps, 1), "clients": CORES * 4}
 
 
 def invariants() -> dict:

@@ -55,7 +55,10 @@ def pytest_configure(config):
 def _fresh_cache():
     from django.core.cache import cache
 
+    from campaigns import waiting_room
+
     cache.clear()
+    waiting_room.forget_held_configs()
     yield
 
 

@@ -35,6 +35,7 @@ import hmac
 import json
 import math
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -43,6 +44,7 @@ import altcha
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -52,7 +54,9 @@ from campaigns.models import Campaign, Window
 TICKET_SALT = "vaxbook.waiting-room.ticket"
 PASS_SALT = "vaxbook.waiting-room.pass"  # noqa: S105 - a salt name, not a secret
 PASS_HEADER = "HTTP_X_ADMISSION_PASS"  # noqa: S105 - a header name
-CONFIG_TTL = 30  # seconds: an official's change reaches every web process within this
+# Seconds the configuration shared in Redis lives: a change made without ``forget_config`` (a
+# shell, a data migration) reaches every web process within this.
+CONFIG_TTL = 30
 POW_ALGORITHM = "PBKDF2/SHA-256"  # WebCrypto runs it natively in every browser
 POW_KEY_PREFIX = "00"  # one byte: 256 tries on average
 
@@ -169,28 +173,99 @@ def build_config(campaign: Campaign) -> QueueConfig:
     )
 
 
+def _generation_key(slug: str) -> str:
+    return f"wr:{slug}:config-generation"
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A configuration as this process holds it: the generation and build it was read under,
+    and when (``time.time()``, which time-machine moves) it was last known current."""
+
+    config: QueueConfig
+    generation: int
+    build: str
+    checked_at: float
+
+
+# slug → what this process holds. Plain dict operations are atomic under the GIL; threads of a
+# gthread worker racing on a miss at worst both read Redis.
+_held: dict[str, _Held] = {}
+
+
 def config_for(slug: str) -> QueueConfig | None:
-    """The cached configuration; one database read on a miss, none otherwise."""
-    cached = cache.get(_config_key(slug))
-    if cached is not None:
-        return QueueConfig(
-            **{
-                **cached,
-                "windows": tuple(tuple(w) for w in cached["windows"]),
-                "rates": tuple(tuple(r) for r in cached["rates"]),
-                "coverage": tuple(tuple(w) for w in cached.get("coverage", ())),
-            }
-        )
+    """The campaign's configuration, as every waiting-room poll and page needs it.
+
+    Held in this process for ``VAXBOOK_CONFIG_CACHE_SECONDS`` (no Redis, no database); then
+    one Redis round trip (the generation and the shared copy together) tells whether it is
+    still current; one database read (two queries) when nobody has built the current one.
+    ``forget_config`` drops it in the calling process at once and, by bumping the generation,
+    in every other process within that bound.
+    """
+    now = time.time()
+    held = _held.get(slug)
+    if held is not None and 0 <= now - held.checked_at < settings.VAXBOOK_CONFIG_CACHE_SECONDS:
+        return held.config
+    found = cache.get_many([_generation_key(slug), _config_key(slug)])
+    generation = int(found.get(_generation_key(slug)) or 0)
+    shared = found.get(_config_key(slug))
+    if shared is not None and shared.get("generation") == generation:
+        if held is not None and held.generation == generation and held.build == shared["build"]:
+            config = held.config
+        else:
+            config = _from_dict(shared["config"])
+        _held[slug] = _Held(config, generation, shared["build"], now)
+        return config
+    # Built after reading the generation: if an official's change lands meanwhile, the copy
+    # stored here carries the older generation and every reader rebuilds it.
     campaign = Campaign.objects.prefetch_related("windows").filter(slug=slug).first()
     if campaign is None:
+        _held.pop(slug, None)
         return None
     config = build_config(campaign)
-    cache.set(_config_key(slug), asdict(config), timeout=CONFIG_TTL)
+    build = secrets.token_hex(4)
+    cache.set(
+        _config_key(slug),
+        {"generation": generation, "build": build, "config": asdict(config)},
+        timeout=CONFIG_TTL,
+    )
+    _held[slug] = _Held(config, generation, build, now)
     return config
 
 
+def _from_dict(cached: dict) -> QueueConfig:
+    return QueueConfig(
+        **{
+            **cached,
+            "windows": tuple(tuple(w) for w in cached["windows"]),
+            "rates": tuple(tuple(r) for r in cached["rates"]),
+            "coverage": tuple(tuple(w) for w in cached.get("coverage", ())),
+        }
+    )
+
+
 def forget_config(campaign: Campaign) -> None:
-    cache.delete(_config_key(campaign.slug))
+    """Call after any change to what ``QueueConfig`` holds (rates, windows, the room on or off,
+    the pass's minutes, the name). The calling process sees the change at once, every other
+    within ``VAXBOOK_CONFIG_CACHE_SECONDS``.
+
+    Done now (the same transaction reads its own writes) and again once the transaction
+    commits: another process may have rebuilt the old rows in between and stored them under
+    the generation bumped first; the second bump voids that copy.
+    """
+    _forget(campaign.slug)
+    transaction.on_commit(lambda: _forget(campaign.slug))
+
+
+def _forget(slug: str) -> None:
+    _held.pop(slug, None)
+    cache.add(_generation_key(slug), 0, timeout=None)
+    cache.incr(_generation_key(slug))
+
+
+def forget_held_configs() -> None:
+    """Drop every configuration this process holds (tests: each starts with empty caches)."""
+    _held.clear()
 
 
 def _state_timeout(config: QueueConfig, now: float) -> int:

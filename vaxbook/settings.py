@@ -87,6 +87,10 @@ VAXBOOK_DB_APPLICATION_NAME = config.get_setting("VAXBOOK_DB_APPLICATION_NAME")
 # opening instant get in), and the shortest interval at which a queue page polls.
 VAXBOOK_QUEUE_DRAW_GRACE = config.get_float("VAXBOOK_QUEUE_DRAW_GRACE", 3.0, minimum=0.0)
 VAXBOOK_QUEUE_POLL_SECONDS = config.get_int("VAXBOOK_QUEUE_POLL_SECONDS", 2, minimum=1)
+# Seconds each web process keeps a campaign's waiting-room configuration (rates, windows, pass
+# minutes) without asking Redis: an official's change is seen at once by the process that made
+# it and within this by every other (campaigns.waiting_room.config_for).
+VAXBOOK_CONFIG_CACHE_SECONDS = config.get_float("VAXBOOK_CONFIG_CACHE_SECONDS", 2.0, minimum=0)
 # The proof of work a ticket costs (ALTCHA, PBKDF2-SHA256): iterations per try; a browser makes
 # 256 tries on average (about a second or two on a phone at the default), the server one.
 VAXBOOK_QUEUE_POW_COST = config.get_int("VAXBOOK_QUEUE_POW_COST", 5000, minimum=1)

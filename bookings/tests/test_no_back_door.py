@@ -49,6 +49,7 @@ OPEN_VIEWS = {
     "planner:campaign": "officials' capacity planner: writes windows, never a booking; admin",
     "metrics:metrics": "operators' Prometheus metrics, behind a token; read-only",
     "metrics:healthz": "the load balancer's health check; reads nothing personal, books nothing",
+    "metrics:ping": "the one-line view the benchmark compares pages with: 'ok', nothing else",
 }
 
 

@@ -1,6 +1,6 @@
-"""The operators' two endpoints: /metrics (Prometheus, behind a token) and /healthz.
+"""The operators' endpoints: /metrics (Prometheus, behind a token), /healthz and /ping.
 
-Neither reads or writes the session, needs a CSRF token or writes to the database; both are
+None reads or writes the session, needs a CSRF token or writes to the database; all are
 never cached.
 """
 
@@ -50,6 +50,17 @@ def check_metrics_access(request: HttpRequest) -> HttpResponse | None:
             _("This token does not open the metrics."), status=403, content_type="text/plain"
         )
     return None
+
+
+@never_cache
+@require_safe
+def ping(request: HttpRequest) -> HttpResponse:
+    """The one-line view: "ok", with no database, Redis or template behind it. It goes through
+    every middleware like any page, so what a booking page costs beyond it is the page's own
+    work: the benchmark measures the web processes' CPU per request of both in the same run
+    (``bench.pagecost``). It says the process answers, not that its dependencies do
+    (that is /healthz)."""
+    return HttpResponse("ok", content_type="text/plain")
 
 
 @never_cache

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from multidict import CIMultiDict
 
+from bench.balancer import NODE_HEADER  # which node answered, behind the balancer
 from bench.pages import Form, Page, solve_proof_of_work
 
 CHOOSE_ATTEMPTS = 5  # a citizen goes round region → clinic → day → time this often at most
@@ -28,10 +30,28 @@ STATUS_POLL_S = 2.0  # how often a pending booking's page asks the API (status.j
 # (3 minutes by default); a citizen still waiting after this long counts as an error.
 DECISION_WAIT_S = 300.0
 # An idle connection is reused for this long only, well under the server's keep-alive
-# (gunicorn's 2 s). A request sent as the server closes its connection all the same (a busy
-# machine delays the client) is sent again once, as browsers do: counted as a retry.
+# (gunicorn's 2 s; HAProxy's 30 s). A request sent on a kept-alive connection as the server
+# closes it (a busy machine delays the client) is sent again once, as browsers do (the person
+# sees nothing): counted as a resend, and the bench fails on any. A connection lost otherwise
+# (a fresh one, or after the request was answered in part) is an error page: counted as dropped.
 KEEPALIVE_S = 1.0
 CONNECTION_LOST = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+
+
+async def _on_reused(session, context, params) -> None:
+    context.trace_request_ctx.append("reused")
+
+
+async def _on_new(session, context, params) -> None:
+    context.trace_request_ctx.append("new")
+
+
+# Tells each request which connections it went on, in order: "reused" (kept alive from an
+# earlier request) or "new". More than one: aiohttp re-sent it by itself (it does so once for a
+# GET whose connection was lost, kept-alive or not; a browser only for a kept-alive one).
+CONNECTION_TRACE = aiohttp.TraceConfig()
+CONNECTION_TRACE.on_connection_reuseconn.append(_on_reused)
+CONNECTION_TRACE.on_connection_create_start.append(_on_new)
 
 
 @dataclass
@@ -51,7 +71,9 @@ class Outcome:
     queue_wait_s: float | None = None
     decided_at: float | None = None
     polls: int = 0
-    retries: int = 0  # requests sent again after their connection was closed under them
+    # requests sent again after the kept-alive connection they went on was closed under them
+    retries: int = 0
+    nodes: dict[str, int] = field(default_factory=dict)  # requests answered by each node
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -61,7 +83,7 @@ class Outcome:
 class Answer:
     url: str
     status_code: int
-    headers: dict
+    headers: CIMultiDict  # header names in any case (HAProxy sends them lower-case)
     text: str
 
     def json(self):
@@ -95,31 +117,53 @@ class Citizen:
         self.csrftoken = ""
 
     async def request(self, client, step, method, url, data=None) -> Answer:
-        """One timed request under its step; a 5xx is counted and ends the citizen's run."""
+        """One timed request under its step. A 5xx, a timeout or a dropped connection is
+        counted under the step ("<step>:503", "<step>:timeout", "<step>:dropped") and ends the
+        citizen's run."""
         start = time.time()
+        connections = []
         try:
-            answer = await self._send(client, method, url, data)
+            try:
+                answer = await self._send(client, method, url, data, connections)
+            except CONNECTION_LOST:
+                if connections != ["reused"]:
+                    raise
+                # As a browser does when a kept-alive connection turns out to be closed: once
+                # more (aiohttp does it by itself for a GET, not for a POST)
+                connections.append("resent")
+                answer = await self._send(client, method, url, data, [])
         except CONNECTION_LOST:
-            # As a browser does when a kept-alive connection turns out to be closed: once more
-            self.out.retries += 1
-            answer = await self._send(client, method, url, data)
+            self.out.error(f"{step}:dropped")
+            raise
+        except TimeoutError:
+            self.out.error(f"{step}:timeout")
+            raise
+        if len(connections) > 1:  # lost once, answered when sent again
+            if connections[0] == "reused":
+                self.out.retries += 1
+            else:  # a browser would not have re-sent it: the person saw an error page
+                self.out.error(f"{step}:dropped")
         self.out.timings.append(
             Timing(step, start - self.opening, (time.time() - start) * 1000, answer.status_code)
         )
+        if node := answer.headers.get(NODE_HEADER):
+            self.out.nodes[node] = self.out.nodes.get(node, 0) + 1
         if answer.status_code >= 500:
             self.out.error(f"{step}:{answer.status_code}")
             raise RuntimeError(f"{step} answered {answer.status_code}")
         return answer
 
-    async def _send(self, client, method, url, data) -> Answer:
+    async def _send(self, client, method, url, data, connections: list) -> Answer:
+        """`connections` gets the connections the request went on (CONNECTION_TRACE)."""
         async with client.request(
             method,
             url if urlsplit(url).scheme else self.base + url,
             data=data,
             headers={"X-CSRFToken": self.csrftoken} if method == "POST" else None,
             allow_redirects=False,
+            trace_request_ctx=connections,
         ) as response:
-            answer = Answer(url, response.status, dict(response.headers), await response.text())
+            answer = Answer(url, response.status, response.headers.copy(), await response.text())
             if "csrftoken" in response.cookies:
                 self.csrftoken = response.cookies["csrftoken"].value
         return answer
@@ -300,6 +344,7 @@ async def _run_share(
             connector_owner=False,
             timeout=timeout,
             cookie_jar=aiohttp.CookieJar(unsafe=True),
+            trace_configs=[CONNECTION_TRACE],
         ) as client:
             arrive = opening + random.uniform(-spread, spread)
             return await Citizen(n, base, slug, opening, rrn).run(client, arrive)

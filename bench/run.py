@@ -63,7 +63,19 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--load-processes", type=int, default=CORES, help="load generator processes")
     p.add_argument("--pipeline-bookings", type=int, default=5000)
-    p.add_argument("--port", type=int, default=8200)
+    p.add_argument(
+        "--port",
+        type=int,
+        default=8200,
+        help="the site's port (with --web-nodes > 1 the balancer's; the nodes take the next ones)",
+    )
+    p.add_argument(
+        "--web-nodes",
+        type=int,
+        default=1,
+        help="web server processes, each with its own caches; more than one: behind HAProxy "
+        "(round robin, no sticky sessions)",
+    )
     p.add_argument(
         "--database",
         default="postgres://postgres@127.0.0.1:5432/vaxbook_bench",
@@ -508,7 +520,8 @@ def build_report(args, outcomes, pipeline: dict, ceiling: dict, broken: dict) ->
         },
         "errors": dict(errors),
         "http_5xx": sum(n for kind, n in errors.items() if ":5" in kind),  # "<step>:<status>"
-        "connection_retries": sum(o.retries for o in outcomes),
+        **connection_failures(outcomes),
+        "web_nodes": node_usage(outcomes, args.web_nodes),
         **queue_waits(outcomes),
         "poll_requests_per_s": poll_rate(outcomes),
         "overbooked": broken["overbooked"],
@@ -523,6 +536,35 @@ def step_timings(outcomes) -> dict[str, list[float]]:
         for t in o.timings:
             timings[t.step].append(t.ms)
     return timings
+
+
+def connection_failures(outcomes) -> dict:
+    """Requests whose connection was lost or that timed out (each is an error page), and those
+    re-sent on a new connection after a kept-alive one closed under them (a browser does that
+    silently; the bench still fails on any: it means the server closed a connection a client
+    was about to use)."""
+    errors = error_counts(outcomes)
+    return {
+        "connections_dropped": sum(n for kind, n in errors.items() if kind.endswith(":dropped")),
+        "timeouts": sum(n for kind, n in errors.items() if kind.endswith(":timeout")),
+        "connection_retries": sum(o.retries for o in outcomes),
+    }
+
+
+def node_usage(outcomes, nodes: int) -> dict:
+    """How the balancer spread the citizens' requests: per node, and how many citizens' steps
+    were answered by more than one node (by the balancer's header; empty with one node)."""
+    per_node = Counter()
+    spread = Counter()
+    for o in outcomes:
+        per_node.update(o.nodes)
+        spread[len(o.nodes)] += 1
+    return {
+        "nodes": nodes,
+        "requests_per_node": dict(sorted(per_node.items())),
+        "citizens_by_nodes_used": {str(k): v for k, v in sorted(spread.items())},
+        "citizens_on_every_node": spread[nodes] if nodes > 1 else None,
+    }
 
 
 def error_counts(outcomes) -> Counter:
@@ -561,11 +603,27 @@ def write_results(report: dict, outcomes) -> str:
     return stamp
 
 
+def failures(report: dict) -> dict:
+    """What makes a run fail, by name (empty: it passed)."""
+    results = report["results"]
+    found = {
+        "invariants_broken": {k: v for k, v in report["invariants"].items() if v},
+        "http_5xx": report["http_5xx"],
+        "connections_dropped": report["connections_dropped"],
+        "timeouts": report["timeouts"],
+        "connection_retries": report["connection_retries"],
+        "citizens_not_served": results.get("error", 0) + results.get("unfinished", 0),
+    }
+    return {name: value for name, value in found.items() if value}
+
+
 def verdict(report: dict) -> int:
-    """The exit status: 1 when an invariant is broken or the site answered a 5xx."""
-    broken = {k: v for k, v in report["invariants"].items() if v}
-    if broken or report["http_5xx"]:
-        print("INVARIANT BROKEN:", broken, f"HTTP 5xx: {report['http_5xx']}", file=sys.stderr)
+    """The exit status: 1 when an invariant is broken, the site answered a 5xx, a connection
+    was dropped (or re-sent after a kept-alive one closed), a request timed out or a citizen
+    was not served to the end."""
+    failed = failures(report)
+    if failed:
+        print(f"FAILED: {failed}", file=sys.stderr)
         return 1
     return 0
 
@@ -594,10 +652,19 @@ def print_table(r: dict, stamp: str) -> None:
             f"{p.get('p99_ms', ''):>10}"
         )
     print(
-        f"  errors: {r['errors'] or 'none'} (connections lost and retried: "
-        f"{r['connection_retries']}); overbooked {r['overbooked']}; lost {r['lost']}; "
+        f"  errors: {r['errors'] or 'none'}; connections dropped {r['connections_dropped']}, "
+        f"timeouts {r['timeouts']}, re-sent after a kept-alive connection closed "
+        f"{r['connection_retries']}; overbooked {r['overbooked']}; lost {r['lost']}; "
         f"invariants {r['invariants']}"
     )
+    nodes = r["web_nodes"]
+    if nodes["nodes"] > 1:
+        print(
+            f"  web nodes: {nodes['nodes']} behind HAProxy; requests per node "
+            f"{nodes['requests_per_node']}; citizens served by every node "
+            f"{nodes['citizens_on_every_node']} of {r['citizens']}"
+        )
+    print(f"  verdict: {'FAIL ' + str(failures(r)) if failures(r) else 'pass'}")
     for server, m in r.get("peak_rss", {}).items():
         print(
             f"  peak RSS {server}: main {m['main_mb']} MB, {m['children']} children max "

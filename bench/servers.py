@@ -1,5 +1,6 @@
-"""The servers a bench run starts on this machine (gunicorn, Celery) and what it reads off
-their processes (peak memory), shared by `bench.run` and `bench.queue_status`."""
+"""The servers a bench run starts on this machine (gunicorn, Celery, HAProxy in front of
+several web nodes) and what it reads off their processes (peak memory), shared by `bench.run`
+and `bench.queue_status`."""
 
 import os
 import signal
@@ -10,6 +11,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from bench import balancer
+from bench.balancer import WEB_KEEPALIVE_BEHIND_BALANCER_S
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -43,8 +47,11 @@ def celery_worker(args, *extra: str) -> list[str]:
     ]
 
 
-def gunicorn(args) -> list[str]:
-    return [
+def web_command(args, port: int, keepalive: int | None = None) -> list[str]:
+    """One web server process on 127.0.0.1:`port` (helper B owns what it runs). `keepalive`:
+    seconds an idle client connection is kept (behind the balancer: longer than it pools
+    them); None leaves the server's default."""
+    command = [
         PY,
         "-m",
         "gunicorn",
@@ -56,32 +63,61 @@ def gunicorn(args) -> list[str]:
         "--threads",
         str(args.web_threads),
         "-b",
-        f"127.0.0.1:{args.port}",
+        f"127.0.0.1:{port}",
         "--log-level",
         "warning",
     ]
+    if keepalive is not None:
+        command += ["--keep-alive", str(keepalive)]
+    return command
+
+
+def gunicorn(args) -> list[str]:
+    return web_command(args, args.port)
+
+
+def node_ports(args) -> dict[str, int]:
+    """The web nodes' names and ports: with one node, --port itself; with several, the balancer
+    takes --port and the nodes the ports after it (node1 on --port + 1, …)."""
+    nodes = getattr(args, "web_nodes", 1)
+    if nodes <= 1:
+        return {"web": args.port}
+    return {f"node{n}": args.port + n for n in range(1, nodes + 1)}
 
 
 @contextmanager
 def servers(args, env, tmp: Path, memory: dict | None = None) -> Iterator[str]:
-    """Celery (workers and beat) and gunicorn, up until the block ends; yields the site's
-    address once it answers. `memory` gets the peak RSS of their processes before they stop."""
-    workers = start(
-        celery_worker(args, "-B", f"--schedule={tmp / 'beat-schedule'}"),
-        env,
-        tmp / "worker.log",
-    )
-    web = start(gunicorn(args), env, tmp / "gunicorn.log")
-    base = f"http://127.0.0.1:{args.port}"
+    """Celery (workers and beat) and the web nodes (--web-nodes, behind HAProxy when more than
+    one), up until the block ends; yields the site's address once it and every node answer.
+    `memory` gets the peak RSS of their processes before they stop: "web" for a single node,
+    else each node under its name ("node1", …) and "balancer"."""
+    nodes = node_ports(args)
+    started: dict[str, subprocess.Popen] = {
+        "celery": start(
+            celery_worker(args, "-B", f"--schedule={tmp / 'beat-schedule'}"),
+            env,
+            tmp / "worker.log",
+        )
+    }
     try:
-        wait_http(base + "/")
+        if len(nodes) == 1:
+            started["web"] = start(web_command(args, args.port), env, tmp / "gunicorn.log")
+        else:
+            for name, port in nodes.items():
+                command = web_command(args, port, keepalive=WEB_KEEPALIVE_BEHIND_BALANCER_S)
+                started[name] = start(command, env, tmp / f"{name}.log")
+            started["balancer"] = balancer.start(args.port, nodes, tmp)
+        for name, port in nodes.items():
+            wait_http(f"http://127.0.0.1:{port}/", process=started[name])
+        base = f"http://127.0.0.1:{args.port}"
+        wait_http(base + "/", process=started.get("balancer"))
         yield base
     finally:
         if memory is not None:
-            memory["web"] = peak_rss(web.pid)
-            memory["celery"] = peak_rss(workers.pid)
-        stop(web)
-        stop(workers)
+            for name, process in started.items():
+                memory[name] = peak_rss(process.pid)
+        for process in reversed(started.values()):
+            stop(process)
 
 
 def process_tree(root: int) -> list[int]:
@@ -147,11 +183,14 @@ def stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def wait_http(url: str, seconds: float = 30) -> None:
+def wait_http(url: str, seconds: float = 30, process: subprocess.Popen | None = None) -> None:
+    """Until `url` answers; an error at once if `process` (what serves it) has ended."""
     from urllib.request import urlopen
 
     end = time.time() + seconds
     while time.time() < end:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{url}: its server ended (exit status {process.returncode})")
         try:
             with urlopen(url, timeout=2):  # noqa: S310 - our own server on 127.0.0.1
                 return

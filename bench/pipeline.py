@@ -151,3 +151,26 @@ def pgbench(args, tmp: Path) -> dict:
         check=True,
     )
     return {"pgbench_confirm_tps": round(tps, 1), "clients": CORES * 4}
+
+
+def main() -> None:
+    """The confirm pipeline and pgbench alone, without the opening (``python -m bench.pipeline``
+    with bench.run's options): quicker to repeat while working on the workers."""
+    import json
+    import tempfile
+
+    from bench.run import environment, parse_args, prepare, seed_clinics
+
+    args = parse_args()
+    env = environment(args)
+    tmp = Path(tempfile.mkdtemp(prefix="vaxbook-pipeline-"))
+    prepare(args, env)
+    seed_clinics(args)
+    result = confirm_pipeline(args, tmp, env)
+    result.update(pgbench(args, tmp))
+    result["ratio"] = round(result["confirm_pipeline_per_s"] / result["pgbench_confirm_tps"], 3)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

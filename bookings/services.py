@@ -5,8 +5,9 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery, prefetch_related_objects
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from bookings import doses
@@ -359,69 +360,223 @@ def _locked_course(booking_id: int, *related: str) -> list[Booking]:
     return rows
 
 
-def _decide(booking_id: int, *, now: datetime) -> tuple[Booking | None, bool]:
-    """The booking and whether this call decided it (False: gone, or decided before)."""
-    with transaction.atomic():
-        course = _locked_course(booking_id, "campaign__vaccine", "slot__clinic")
-        if not course:
-            return None, False
-        booking = course[0]
-        if booking.status != Booking.Status.PENDING:
-            return booking, False
-        fields = ["status", "decided_at", "reject_reason"]
-        reason = None
-        if not windows.is_open(
-            booking.campaign, at=booking.requested_at, birth_date=booking.birth_date
-        ):
-            reason = Booking.RejectReason.OUTSIDE_WINDOW
-        elif (full := _shift_places(_places(course))) is not None:
-            reason = (
+# How a booking is decided: in batches. A confirmation task decides its own booking and, in the
+# same transaction, up to VAXBOOK_CONFIRM_BATCH other pending courses, the oldest requests
+# first; each later message for one of those finds it decided with one read. The batch locks
+# its courses first, then the slots they need in id order, and allocates the places in request
+# order: the same locking order as a move, a cancellation or a closed day (courses, then slots
+# by id), so none of them waits for another in a circle.
+
+# The first-dose rows a batch takes, with what deciding and announcing them read.
+_COURSE_RELATED = ("campaign__vaccine", "slot__clinic")
+
+
+def _take_pending_courses(which: Q, *, limit: int | None, skip_locked: bool) -> list[list]:
+    """Lock the pending courses whose first doses ``which`` selects (at most ``limit``, oldest
+    request first) with every later dose; returns them, first dose first in each.
+
+    With ``skip_locked`` a course any of whose rows another transaction holds is left out
+    (its first dose may stay locked here until the end of the transaction, unchanged), so a
+    batch never waits for another's bookings. Without it, this waits for them: only ever as a
+    transaction's first lock, so it cannot close a circle.
+    """
+    later_count = (
+        Booking.objects.filter(first_dose=OuterRef("pk"))
+        .order_by()
+        .values("first_dose")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    heads = (
+        Booking.objects.select_for_update(of=("self",), skip_locked=skip_locked)
+        .select_related(*_COURSE_RELATED)
+        .filter(which, status=Booking.Status.PENDING, first_dose__isnull=True)
+        .annotate(later_count=Coalesce(Subquery(later_count), 0))
+        .order_by("requested_at", "pk")
+    )
+    firsts = list(heads[:limit] if limit is not None else heads)
+    courses = {first.pk: [first] for first in firsts}
+    with_later = [first.pk for first in firsts if first.later_count]
+    if with_later:
+        later = (
+            Booking.objects.select_for_update(of=("self",), skip_locked=skip_locked)
+            .filter(first_dose_id__in=with_later)
+            .order_by("first_dose_id", "dose")
+        )
+        for row in later:
+            head = courses[row.first_dose_id][0]
+            row.campaign = head.campaign
+            courses[row.first_dose_id].append(row)
+    return [rows for rows in courses.values() if len(rows) == 1 + rows[0].later_count]
+
+
+def _allocate(courses: list[list]) -> dict[int, str]:
+    """Which courses are refused and why (first-dose id -> reject reason); the others get their
+    places. Needs the courses locked; locks their slots (id order) and takes the places with
+    one conditional UPDATE, in request order: the last places go to the earliest requests."""
+    reasons: dict[int, str] = {}
+    for course in courses:
+        head = course[0]
+        # the person's rule: a window covering them was open when they asked
+        if not windows.is_open(head.campaign, at=head.requested_at, birth_date=head.birth_date):
+            reasons[head.pk] = Booking.RejectReason.OUTSIDE_WINDOW
+    wanted = sorted({row.slot_id for c in courses if c[0].pk not in reasons for row in c})
+    free = {
+        pk: capacity - booked
+        for pk, booked, capacity in Slot.objects.select_for_update()
+        .filter(pk__in=wanted)
+        .order_by("pk")
+        .values_list("pk", "booked", "capacity")
+    }
+    taken: dict[int, int] = {}
+    for course in courses:
+        head = course[0]
+        if head.pk in reasons:
+            continue
+        need = _places(course)
+        # the first slot (in id order) without room names the reason, as _shift_places does
+        full = next((pk for pk in sorted(need) if need[pk] > free.get(pk, 0)), None)
+        if full is not None:
+            reasons[head.pk] = (
                 Booking.RejectReason.SLOT_FULL
-                if full == booking.slot_id
+                if full == head.slot_id
                 else Booking.RejectReason.LATER_DOSE_FULL
             )
-        code = new_booking_code() if reason is None else None
-        for row in course:
-            row.decided_at = now
-            if reason is None:
-                row.status = Booking.Status.CONFIRMED
-                row.code = code if row.dose == 1 else f"{code}-{row.dose}"
-            else:
-                row.status = Booking.Status.REJECTED
-                row.reject_reason = reason
-            row.save(update_fields=[*fields, "code"] if reason is None else fields)
-        notifications.booking_decided(booking)
-    return booking, True
+            continue
+        for pk, n in need.items():
+            free[pk] -= n
+            taken[pk] = taken.get(pk, 0) + n
+    if taken:
+        _take_places(taken)
+    return reasons
 
 
-def confirm_booking(booking_id: int, *, now: datetime | None = None) -> Booking | None:
-    """Decide a pending booking: take a place in its slot, or reject it.
+def _take_places(taken: dict[int, int]) -> None:
+    """``booked = booked + n`` on every slot of ``taken`` in one statement, still conditional
+    (``booked + n <= capacity``): under the slots' locks every row must change, and if one did
+    not the whole transaction is undone rather than a place given twice."""
+    table = connection.ops.quote_name(Slot._meta.db_table)
+    values = ", ".join(["(%s, %s)"] * len(taken))
+    params = [x for pk in sorted(taken) for x in (pk, taken[pk])]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS s SET booked = s.booked + v.n "  # noqa: S608 - names only
+            f"FROM (VALUES {values}) AS v(id, n) "
+            "WHERE s.id = v.id AND s.booked + v.n <= s.capacity",
+            params,
+        )
+        if cursor.rowcount != len(taken):
+            raise DatabaseError("a slot changed under its lock while places were taken")
 
-    In one transaction: lock the booking row, leave it alone if it is already decided
-    (idempotent), re-check that it was requested inside the campaign's window, then take a
-    place with ``UPDATE slot SET booked = booked + 1 WHERE id = … AND booked < capacity``.
-    The window re-check is the person's: a window covering their birth date must have been open
-    when they asked. One row updated: ``confirmed`` with a code. None: ``rejected`` (slot
-    full). Returns None for a booking that no longer exists.
-    """
-    now = now or timezone.now()
+
+def _write_decisions(rows: list[Booking], *, now: datetime) -> None:
+    """Every decided row's status, code and reason in one UPDATE (a code already taken raises
+    ``IntegrityError`` for the whole statement: the caller runs the batch again)."""
+    table = connection.ops.quote_name(Booking._meta.db_table)
+    values = ", ".join(["(%s::bigint, %s::varchar, %s::varchar, %s::varchar)"] * len(rows))
+    params: list = [now]
+    for row in rows:
+        reason = row.reject_reason if row.status == Booking.Status.REJECTED else None
+        params += [row.pk, row.status, row.code, reason]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS b SET status = v.status, decided_at = %s, "  # noqa: S608
+            "code = COALESCE(v.code, b.code), reject_reason = COALESCE(v.reason, b.reject_reason) "
+            f"FROM (VALUES {values}) AS v(id, status, code, reason) WHERE b.id = v.id",
+            params,
+        )
+
+
+def _decide_batch(
+    head_ids: list[int], *, others: int, now: datetime, skip_locked: bool
+) -> list[Booking]:
+    """In one transaction: decide the pending courses of ``head_ids`` (first-dose ids) and up
+    to ``others`` more, the oldest requests first. Returns the first doses decided here; a
+    course someone else holds (with ``skip_locked``) or already decided is not among them."""
+    with transaction.atomic():
+        courses = _take_pending_courses(Q(pk__in=head_ids), limit=None, skip_locked=skip_locked)
+        if others:
+            courses += _take_pending_courses(~Q(pk__in=head_ids), limit=others, skip_locked=True)
+        if not courses:
+            return []
+        courses.sort(key=lambda course: (course[0].requested_at, course[0].pk))
+        # one query for every campaign's windows (windows.is_open reads them per booking)
+        prefetch_related_objects([course[0].campaign for course in courses], "windows")
+        reasons = _allocate(courses)
+        rows = []
+        for course in courses:
+            reason = reasons.get(course[0].pk)
+            code = new_booking_code() if reason is None else None
+            for row in course:
+                row.decided_at = now
+                if reason is None:
+                    row.status = Booking.Status.CONFIRMED
+                    row.code = code if row.dose == 1 else f"{code}-{row.dose}"
+                else:
+                    row.status = Booking.Status.REJECTED
+                    row.reject_reason = reason
+                rows.append(row)
+        _write_decisions(rows, now=now)
+        heads = [course[0] for course in courses]
+        notifications.bookings_decided(heads)
+    for head in heads:
+        logger.info("booking %s %s", head.public_id, head.status)
+    return heads
+
+
+def _decide_retrying(head_ids: list[int], **kwargs) -> list[Booking]:
     # A new code can (very rarely) collide with an existing one: the unique constraint then
-    # aborts the whole transaction, which is simply run again with another code. Cheaper on
-    # the hot path than a savepoint around every save.
+    # aborts the whole transaction, which is simply run again with other codes. Cheaper on
+    # the hot path than a savepoint around every row.
     for attempt in range(5):
         try:
-            booking, decided = _decide(booking_id, now=now)
+            return _decide_batch(head_ids, **kwargs)
         except IntegrityError:
             if attempt == 4:
                 raise
-            continue
-        break
+    raise AssertionError("unreachable")
+
+
+def confirm_booking(
+    booking_id: int, *, now: datetime | None = None, others: int = 0
+) -> Booking | None:
+    """Decide a pending booking: take a place in its slot (and every later dose's), or reject
+    it. Returns its first dose's row as decided; None for a booking that no longer exists.
+
+    In one transaction: lock the course's rows, leave it alone if it is already decided
+    (idempotent), re-check that it was requested inside a window covering the person (at the
+    request, not now), then lock the slots in id order and take the places with the
+    conditional ``UPDATE … SET booked = booked + n WHERE booked + n <= capacity``. All places
+    taken: ``confirmed`` with a code. One missing: ``rejected`` (``slot_full``, or
+    ``later_dose_full`` when a later dose's slot is the full one), no place taken.
+
+    ``others``: decide up to that many other pending courses in the same transaction, the
+    oldest requests first, the places going in request order (the confirmation task; see
+    ``VAXBOOK_CONFIRM_BATCH``). They are taken with ``SKIP LOCKED``: a course another worker
+    holds is left to it. A booking another batch holds is waited for only after this call's
+    own batch has committed, and is then usually found decided.
+    """
+    now = now or timezone.now()
+    # A look without a lock first: a decision is final, so a booking found decided (by
+    # another batch, or a duplicate message) costs one read.
+    booking = Booking.objects.filter(pk=booking_id).select_related(*_COURSE_RELATED).first()
     if booking is None:
         logger.warning("confirm: booking id %s does not exist", booking_id)
         return None
-    if decided:  # a redelivered message finds it decided: nothing happened, nothing to log
-        logger.info("booking %s %s", booking.public_id, booking.status)
-    return booking
+    head_id = booking.first_dose_id or booking.pk
+    if booking.status == Booking.Status.PENDING:
+        decided = _decide_retrying([head_id], others=others, now=now, skip_locked=True)
+        mine = next((head for head in decided if head.pk == head_id), None)
+        if mine is not None:
+            return mine
+        # Someone else holds it (another batch, a cancellation): wait for them, then decide
+        # it if it is still pending.
+        decided = _decide_retrying([head_id], others=0, now=now, skip_locked=False)
+        if decided:
+            return decided[0]
+    elif booking.first_dose_id is None:
+        return booking
+    return Booking.objects.select_related(*_COURSE_RELATED).filter(pk=head_id).first()
 
 
 def give_up_booking(
@@ -754,27 +909,39 @@ def undo_check_in(booking_id: int, *, by, now: datetime | None = None) -> Bookin
 
 
 def sweep_pending_bookings(*, now: datetime | None = None) -> int:
-    """Decide every booking pending for longer than the sweep delay (a lost task message).
+    """Decide every booking pending for longer than the sweep delay (a lost task message), in
+    batches of ``VAXBOOK_CONFIRM_BATCH`` + 1, the oldest requests first.
 
-    Returns how many were decided. Safe alongside the normal tasks: ``confirm_booking`` is
-    idempotent under its row lock.
+    Returns how many this sweep decided. Safe alongside the normal tasks: a course one of them
+    holds is skipped (it is being decided), and a decided one is left alone.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.VAXBOOK_PENDING_SWEEP_AFTER)
     # a course is decided through its first dose, with every later one
-    stale = Booking.objects.filter(
-        status=Booking.Status.PENDING, requested_at__lt=cutoff, first_dose__isnull=True
+    stale = list(
+        Booking.objects.filter(
+            status=Booking.Status.PENDING, requested_at__lt=cutoff, first_dose__isnull=True
+        )
+        .order_by("requested_at", "pk")
+        .values_list("pk", flat=True)
     )
+    size = settings.VAXBOOK_CONFIRM_BATCH + 1
     decided = 0
-    for booking_id in stale.values_list("pk", flat=True).iterator():
+    for start in range(0, len(stale), size):
+        batch = stale[start : start + size]
         try:
-            confirm_booking(booking_id, now=now)
+            decided += len(_decide_retrying(batch, others=0, now=now, skip_locked=True))
         except DatabaseError:
-            # One booking that keeps failing must not hold up all the others; the next sweep
-            # (or its own task's give-up) deals with it.
-            logger.exception("sweep: booking id %s could not be decided", booking_id)
-            continue
-        decided += 1
+            # One booking that keeps failing must not hold up all the others: its batch is
+            # tried one by one; the next sweep (or its own task's give-up) deals with it.
+            logger.exception("sweep: a batch of %d bookings could not be decided", len(batch))
+            for booking_id in batch:
+                try:
+                    decided += len(
+                        _decide_retrying([booking_id], others=0, now=now, skip_locked=True)
+                    )
+                except DatabaseError:
+                    logger.exception("sweep: booking id %s could not be decided", booking_id)
     return decided
 
 

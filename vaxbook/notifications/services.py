@@ -82,12 +82,23 @@ def enqueue_decoy(key: str) -> None:
     transaction.on_commit(lambda: enqueue(key, urgent=False), robust=True)
 
 
-def enqueue(key: str, *, urgent: bool) -> None:
-    """Publish the send task of the message under ``key``: the one place that picks the queue."""
+def enqueue(key: str, *, urgent: bool, producer=None) -> None:
+    """Publish the send task of the message under ``key``: the one place that picks the queue.
+    ``producer``: a broker producer already in hand (``enqueue_many``)."""
     from vaxbook.notifications.tasks import send_notification
 
     # "urgent" is consumed ahead of the default queue by every worker (settings.py, Celery)
-    send_notification.apply_async((key,), queue="urgent" if urgent else None)
+    send_notification.apply_async((key,), queue="urgent" if urgent else None, producer=producer)
+
+
+def enqueue_many(keys: list[str], *, urgent: bool = False) -> None:
+    """Publish the send tasks of many messages over one broker connection (a batch of
+    decisions announces a hundred at once): each message still has its own task."""
+    from vaxbook.notifications.tasks import send_notification
+
+    with send_notification.app.producer_or_acquire() as producer:
+        for key in keys:
+            enqueue(key, urgent=urgent, producer=producer)
 
 
 def booking_key(
@@ -161,9 +172,46 @@ def _announce(booking, kind: str, extra: str = "") -> None:
 
 def booking_decided(booking) -> None:
     """Inside the transaction that confirmed or rejected ``booking``."""
-    _announce(
-        booking, Kind.CONFIRMED if booking.status == booking.Status.CONFIRMED else Kind.REJECTED
-    )
+    _announce(booking, _decision_kind(booking))
+
+
+def _decision_kind(booking) -> str:
+    return Kind.CONFIRMED if booking.status == booking.Status.CONFIRMED else Kind.REJECTED
+
+
+def bookings_decided(bookings) -> None:
+    """Inside the transaction that confirmed or rejected each of ``bookings`` (first doses):
+    what ``booking_decided`` writes for each, in one INSERT … ON CONFLICT DO NOTHING (a
+    decision announced before writes nothing new), published after commit over one broker
+    connection. Rendering the texts is per person; the round trips are per batch."""
+    rows = []
+    for booking in bookings:
+        kind = _decision_kind(booking)
+        context = booking_context(booking)
+        channels = [(Notification.Channel.SMS, booking.phone, "")]
+        if booking.email:
+            channels.append((Notification.Channel.EMAIL, booking.email, EMAIL_SUBJECTS[kind]))
+        for channel, recipient, subject in channels:
+            with translation.override(booking.language):
+                subject = str(subject)
+            rows.append(
+                Notification(
+                    booking=booking,
+                    kind=kind,
+                    channel=channel,
+                    recipient=recipient,
+                    language=booking.language,
+                    text=render(kind, channel, context, language=booking.language),
+                    subject=subject,
+                    key=booking_key(booking, kind, channel),
+                    urgent=False,
+                )
+            )
+    if not rows:
+        return
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    keys = [row.key for row in rows]
+    transaction.on_commit(lambda: enqueue_many(keys), robust=True)
 
 
 def booking_cancelled(booking) -> None:

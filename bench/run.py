@@ -26,8 +26,9 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
+from bench.pagecost import print_page_cost
 from bench.pipeline import confirm_pipeline, pgbench, wait_decided
-from bench.servers import CORES, PY, ROOT, memory_summary, servers
+from bench.servers import CORES, PY, ROOT, SERVERS, memory_summary, servers
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -41,6 +42,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--capacity", type=int, default=10)
     p.add_argument("--web-workers", type=int, default=CORES * 2 + 1)
     p.add_argument("--web-threads", type=int, default=4)
+    p.add_argument(
+        "--server",
+        choices=SERVERS,
+        default="gthread",
+        help="the web server: gunicorn's gthread or sync workers, or granian (WSGI)",
+    )
     p.add_argument("--celery-concurrency", type=int, default=CORES)
     # Officials set the waiting room's rate to what their servers answer with p99 < 1 s, found
     # with runs like this one; the default is only a starting point (it suited a 2-core
@@ -284,8 +291,8 @@ def main() -> int:
     prepare(args, env)
     opening = opening_time(args)
     campaign = seed(args, opening)
-    memory = {}
-    outcomes = replay_opening(args, env, tmp, campaign, opening, memory)
+    memory, page_cost = {}, {}
+    outcomes = replay_opening(args, env, tmp, campaign, opening, memory, page_cost)
     print("Confirm pipeline alone…")
     pipeline = confirm_pipeline(args, tmp, env)
     memory.update(pipeline.pop("memory"))
@@ -293,6 +300,7 @@ def main() -> int:
     ceiling = pgbench(args, tmp)
     report = build_report(args, outcomes, pipeline, ceiling, invariants())
     report["peak_rss"] = memory_report(memory)
+    report["page_cost"] = page_cost
     stamp = write_results(report, outcomes)
     print_table(report, stamp)
     return verdict(report)
@@ -474,10 +482,20 @@ def opening_time(args):
     return (timezone.now() + timedelta(seconds=lead)).replace(microsecond=0)
 
 
-def replay_opening(args, env, tmp: Path, campaign, opening, memory: dict | None = None) -> list:
+def replay_opening(
+    args,
+    env,
+    tmp: Path,
+    campaign,
+    opening,
+    memory: dict | None = None,
+    page_cost: dict | None = None,
+) -> list:
     """The citizens through the opening on the live servers, until the last is decided;
-    `memory` gets the servers' peak RSS."""
+    `memory` gets the servers' peak RSS, `page_cost` (when given) what a booking page costs
+    the web processes against the one-line view, measured on the same servers after the surge."""
     from bench.citizens import run_citizens
+    from bench.pagecost import PAGE_CITIZENS, measure_page_cost
 
     with servers(args, env, tmp, memory) as base:
         print(f"Opening at {opening:%H:%M:%S}; {args.citizens} citizens arrive around it…")
@@ -491,6 +509,11 @@ def replay_opening(args, env, tmp: Path, campaign, opening, memory: dict | None 
             args.load_processes,
         )
         wait_decided(campaign, 120)  # the last confirmations before the servers stop
+        if page_cost is not None:
+            print("Page cost…")
+            more = range(args.citizens, args.citizens + PAGE_CITIZENS)  # not booked yet
+            page_cost.update(measure_page_cost(base, campaign.slug, [rrn(n) for n in more]))
+            wait_decided(campaign, 120)
     return outcomes
 
 
@@ -665,6 +688,8 @@ def print_table(r: dict, stamp: str) -> None:
             f"{nodes['citizens_on_every_node']} of {r['citizens']}"
         )
     print(f"  verdict: {'FAIL ' + str(failures(r)) if failures(r) else 'pass'}")
+    if r.get("page_cost"):
+        print_page_cost(r["page_cost"])
     for server, m in r.get("peak_rss", {}).items():
         print(
             f"  peak RSS {server}: main {m['main_mb']} MB, {m['children']} children max "

@@ -47,26 +47,45 @@ def celery_worker(args, *extra: str) -> list[str]:
     ]
 
 
+# The web servers the bench can run (--server), all on the same WSGI application
+# (vaxbook.wsgi) with --web-workers processes: gunicorn's threaded workers (--web-threads
+# each), its sync workers (one request at a time each, no keep-alive), or granian (a Rust HTTP
+# server; --web-threads blocking threads run the Python application in each worker).
+SERVERS = ("gthread", "sync", "granian")
+
+
 def web_command(args, port: int, keepalive: int | None = None) -> list[str]:
-    """One web server process on 127.0.0.1:`port` (helper B owns what it runs). `keepalive`:
+    """One web server process on 127.0.0.1:`port`, of the kind --server names. `keepalive`:
     seconds an idle client connection is kept (behind the balancer: longer than it pools
-    them); None leaves the server's default."""
-    command = [
-        PY,
-        "-m",
-        "gunicorn",
-        "vaxbook.wsgi",
-        "-w",
-        str(args.web_workers),
-        "-k",
-        "gthread",
-        "--threads",
-        str(args.web_threads),
-        "-b",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-    ]
+    them); None leaves the server's default (granian keeps idle connections open as long as
+    the client does, so it needs none)."""
+    server = getattr(args, "server", "gthread")
+    if server == "granian":
+        return [
+            PY,
+            "-m",
+            "granian",
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.web_workers),
+            "--blocking-threads",
+            str(args.web_threads),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "vaxbook.wsgi:application",
+        ]
+    command = [PY, "-m", "gunicorn", "vaxbook.wsgi", "-w", str(args.web_workers)]
+    if server == "gthread":
+        command += ["-k", "gthread", "--threads", str(args.web_threads)]
+    else:
+        command += ["-k", "sync"]
+    command += ["-b", f"127.0.0.1:{port}", "--log-level", "warning"]
     if keepalive is not None:
         command += ["--keep-alive", str(keepalive)]
     return command

@@ -197,16 +197,20 @@ def _too_many_tickets(request: HttpRequest) -> HttpResponse:
 def queue_status(request: HttpRequest, campaign: str) -> JsonResponse:
     """GET: the ticket's place as JSON, for the queue page to poll. Answered from the cache
     and cookies with no database query; issues the pass when the turn has come."""
-    config = _config_or_404(campaign)
+    config = waiting_room.config_for(campaign)
+    if config is None:
+        return _json_policy(JsonResponse({"detail": gettext("No such campaign.")}, status=404))
     now = timezone.now().timestamp()
     ticket, status = _ticket_and_status(request, config, now=now)
     if ticket is None:
-        return JsonResponse(
-            {
-                "state": "no_ticket",
-                "queue": reverse("campaigns:queue", kwargs={"campaign": campaign}),
-            },
-            status=403,
+        return _json_policy(
+            JsonResponse(
+                {
+                    "state": "no_ticket",
+                    "queue": reverse("campaigns:queue", kwargs={"campaign": campaign}),
+                },
+                status=403,
+            )
         )
     _start_draw_if_due(config, status, now=now)
     body = {
@@ -221,7 +225,17 @@ def queue_status(request: HttpRequest, campaign: str) -> JsonResponse:
         body["next"] = reverse("bookings:start", kwargs={"campaign": campaign})
     if status.state == "expired":
         body["queue"] = reverse("campaigns:queue", kwargs={"campaign": campaign})
-    return _finish(JsonResponse(body), config, ticket, status)
+    return _json_policy(_finish(JsonResponse(body), config, ticket, status))
+
+
+# A JSON answer loads nothing and is framed by nobody. Set here, constant, rather than built per
+# response by the CSP middleware (which the lean handler of vaxbook.wsgi leaves out).
+JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"
+
+
+def _json_policy(response: HttpResponse) -> HttpResponse:
+    response["Content-Security-Policy"] = JSON_POLICY
+    return response
 
 
 def draw(request: HttpRequest, campaign: str) -> HttpResponse:

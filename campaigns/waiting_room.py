@@ -34,6 +34,7 @@ import hashlib
 import hmac
 import json
 import math
+import random
 import secrets
 import time
 from collections.abc import Iterable
@@ -572,6 +573,11 @@ def drawn_count(config: QueueConfig, opening: float) -> int | None:
 
 def position(config: QueueConfig, ticket: Ticket) -> int | None:
     """The ticket's place in its line (1 is first), or None until the draw has placed it."""
+    if ticket.early and config.draws(ticket.opening):  # one round trip: the draw and the place
+        line = config.line_prefix(ticket.opening)
+        found = cache.get_many([f"{line}:drawn", f"{line}:place:{ticket.number}"])
+        value = found.get(f"{line}:place:{ticket.number}")
+        return None if f"{line}:drawn" not in found or value is None else int(value)
     drawn = drawn_count(config, ticket.opening)
     if drawn is None:
         return None
@@ -657,6 +663,43 @@ class QueueStatus:
     admitted_at: float | None = None
 
 
+def longest_poll(config: QueueConfig) -> int:
+    """The longest a page of this campaign's queue waits between polls: the setting, or a
+    quarter of the pass if that is shorter (what a late page can cost; see ``poll_after``)."""
+    return max(1, min(settings.VAXBOOK_QUEUE_POLL_MAX_SECONDS, config.pass_minutes * 15))
+
+
+def poll_after(remaining: float, *, longest: int) -> int:
+    """Seconds a queue page waits before it asks again, its turn (or the draw) being
+    ``remaining`` seconds away at the current rates.
+
+    Admission is a pure function of the clock and the rates, so nothing changes for the page
+    before that moment unless an official raises the rate. It asks again after half the
+    remaining time — so a rate raised up to twice costs nobody anything — and at most every
+    ``longest`` seconds: a larger raise is seen that late at worst, and since a pass runs from
+    the turn (``turn_at``), that is the most of their pass a person can lose. Close to the turn
+    it asks exactly then.
+    """
+    minimum = settings.VAXBOOK_QUEUE_POLL_SECONDS
+    if remaining <= 2 * minimum:
+        return max(1, math.ceil(remaining))
+    if remaining >= 2 * longest:
+        return longest
+    return min(longest, max(minimum, math.ceil(remaining / 2)))
+
+
+def polls_until(remaining: float, *, longest: int) -> int:
+    """How many times a page polls, following ``poll_after``, from ``remaining`` seconds before
+    its turn until it is admitted (the benchmark's figure of people waiting per core)."""
+    # Far from the turn every interval is the longest: count those at once.
+    far = max(0, math.floor((remaining - 2 * longest) / longest))
+    count, remaining = far, remaining - far * longest
+    while remaining > 0:  # each wait ends in a poll; the last one finds the turn come
+        remaining -= poll_after(remaining, longest=longest)
+        count += 1
+    return count
+
+
 def queue_status(config: QueueConfig, ticket: Ticket, *, now: float) -> QueueStatus:
     """Where a ticket stands now (pass ``ticket.current(now)``). A pure function of the clock,
     the rates and the cache's places: no database, no write."""
@@ -664,12 +707,15 @@ def queue_status(config: QueueConfig, ticket: Ticket, *, now: float) -> QueueSta
     if now >= config.closes_at:
         return QueueStatus("closed", poll_after=0)
     if now < ticket.opening:
+        # The draw starts a few seconds after the opening: ask once it may be done.
+        due = ticket.opening + settings.VAXBOOK_QUEUE_DRAW_GRACE - now
         return QueueStatus(
-            "before_opening", poll_after=max(minimum, min(30, int((ticket.opening - now) / 4)))
+            "before_opening", poll_after=poll_after(due, longest=longest_poll(config))
         )
     place = position(config, ticket)
     if place is None:
-        return QueueStatus("drawing", poll_after=minimum)
+        # Everyone who waited for the opening asks now: spread them over a few intervals.
+        return QueueStatus("drawing", poll_after=random.randint(minimum, 3 * minimum))  # noqa: S311
     turn = turn_at(config, ticket, place)
     if turn is not None and turn <= now:
         if now >= turn + config.pass_minutes * 60:
@@ -695,7 +741,9 @@ def queue_status(config: QueueConfig, ticket: Ticket, *, now: float) -> QueueSta
         position=place,
         ahead=ahead,
         wait_seconds=wait,
-        poll_after=max(minimum, min(30, wait // 10)),
+        poll_after=poll_after(
+            turn - now if turn is not None else math.inf, longest=longest_poll(config)
+        ),
     )
 
 

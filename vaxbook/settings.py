@@ -91,6 +91,10 @@ VAXBOOK_DB_APPLICATION_NAME = config.get_setting("VAXBOOK_DB_APPLICATION_NAME")
 # opening instant get in), and the shortest interval at which a queue page polls.
 VAXBOOK_QUEUE_DRAW_GRACE = config.get_float("VAXBOOK_QUEUE_DRAW_GRACE", 3.0, minimum=0.0)
 VAXBOOK_QUEUE_POLL_SECONDS = config.get_int("VAXBOOK_QUEUE_POLL_SECONDS", 2, minimum=1)
+# The longest a queue page waits before it asks again (campaigns.waiting_room.poll_after): an
+# official's raised rate reaches a waiting page this late at worst, and a person whose turn it
+# brings forward can lose that much of their pass (it runs from their turn).
+VAXBOOK_QUEUE_POLL_MAX_SECONDS = config.get_int("VAXBOOK_QUEUE_POLL_MAX_SECONDS", 60, minimum=1)
 # Seconds each web process keeps a campaign's waiting-room configuration (rates, windows, pass
 # minutes) without asking Redis: an official's change is seen at once by the process that made
 # it and within this by every other (campaigns.waiting_room.config_for).
@@ -291,6 +295,17 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked login into the 429 page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# The waiting room's status poll (vaxbook.wsgi serves it with a lean handler) goes through these
+# only, in this order: it reads signed cookies and the cache, and needs no session, CSRF, login,
+# second factor, messages or login lockout.
+_lean = (
+    "vaxbook.metrics.middleware.RequestMetrics",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+)
+LEAN_MIDDLEWARE = [m for m in MIDDLEWARE if m in _lean]
 
 ROOT_URLCONF = "vaxbook.urls"
 WSGI_APPLICATION = "vaxbook.wsgi.application"

@@ -24,7 +24,7 @@ from multidict import CIMultiDict
 from bench.balancer import NODE_HEADER  # which node answered, behind the balancer
 from bench.pages import Form, Page, solve_proof_of_work
 
-CHOOSE_ATTEMPTS = 5  # a citizen goes round region → clinic → day → time this often at most
+CHOOSE_ATTEMPTS = 5  # a citizen goes round region → clinic → time this often at most
 STATUS_POLL_S = 2.0  # how often a pending booking's page asks the API (status.js)
 # The sweep decides a booking left pending within VAXBOOK_PENDING_SWEEP_AFTER plus its interval
 # (3 minutes by default); a citizen still waiting after this long counts as an error.
@@ -261,30 +261,32 @@ class Citizen:
         return response.location()
 
     async def _choose(self, client: aiohttp.ClientSession, choose_url: str) -> str:
-        """Region → clinic → day → time, again when a time was taken meanwhile; returns the
-        address of the review."""
+        """Region → clinic (it opens on its first day's times) → time, again when a time was
+        taken meanwhile; returns the address of the review."""
         for _attempt in range(CHOOSE_ATTEMPTS):
             try:
-                page = await self._pick_time(client, choose_url)
+                page, slots = await self._pick_time(client, choose_url)
             except NoChoice:
                 continue
-            form = page.form_with("slot")
-            slots = form.choices.get("slot") if form else None
-            if not slots:
-                continue
             response = await self.post(
-                client, "choose_submit", page, form, slot=random.choice(slots)
+                client, "choose_submit", page, page.form_with("slot"), slot=random.choice(slots)
             )
             if response.status_code == 302:
                 return response.location()
         raise Refused("choose")
 
-    async def _pick_time(self, client: aiohttp.ClientSession, choose_url: str) -> Page:
-        """The choice page's links, one level after the other, down to a day's times."""
+    async def _pick_time(self, client: aiohttp.ClientSession, choose_url: str):
+        """The choice page's links down to a day's times: a region, then a clinic, which shows
+        its first day's times; only when none of them is free, another of its days. Returns
+        the page with the times and the free ones."""
         page = await self.page(client, "choose_region", choose_url)
         page = await self.follow(client, "choose_clinic", page.links_here("region"))
-        page = await self.follow(client, "choose_day", page.links_here("clinic", without=("date",)))
-        return await self.follow(client, "choose_time", page.links_here("clinic", "date"))
+        if not (slots := free_times(page)):
+            page = await self.follow(client, "choose_day", page.links_here("clinic", "date"))
+            slots = free_times(page)
+        if not slots:
+            raise NoChoice("choose_day")
+        return page, slots
 
     async def _submit(self, client: aiohttp.ClientSession, review_url: str) -> str:
         """Review and book; returns the address of the booking's page."""
@@ -314,6 +316,12 @@ class Citizen:
                 await self.page(client, "status", booking_url)
                 return decision["status"]
         raise Undecided(booking_url)
+
+
+def free_times(page: Page) -> list[str]:
+    """The times of the page's time form that can be chosen (a full one has no radio button)."""
+    form = page.form_with("slot")
+    return form.choices.get("slot", []) if form else []
 
 
 def public_id(booking_url: str) -> uuid.UUID:

@@ -275,18 +275,22 @@ def _choose_slot(request: HttpRequest, slot_id: int, *, clinic, now) -> None:
 
 def _places_to_choose(campaign: Campaign, *, region: str, clinic, day, now) -> dict:
     """The lists of the choose page as far as the person has chosen: regions, then the
-    region's clinics, the clinic's days, the day's times."""
+    region's clinics, the clinic's days, the day's times. A clinic chosen without a day opens
+    on its first day with places, its times shown at once: one request fewer per booking, and
+    another day is one link away."""
     context = {
         "campaign": campaign,
         "region": region,
         "clinic": clinic,
-        "day": day,
         "regions": places.regions_with_places(campaign, now=now),
     }
     if region:
         context["clinics"] = places.clinics_with_places(campaign, region=region, now=now)
     if clinic is not None:
         context["days"] = places.days_with_places(campaign, clinic=clinic, now=now)
+        if day is None and context["days"]:
+            day = context["days"][0]["date"]
+    context["day"] = day
     if clinic is not None and day is not None and day >= timezone.localdate(now):
         context["slots"] = places.slots_on_day(campaign, clinic=clinic, day=day, now=now)
     return context

@@ -1,6 +1,7 @@
 """The choose step on a phone: each link lands on the list it opens (a URL fragment), the
 current choice is marked (aria-current), and the path taken can be stepped back."""
 
+from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -44,7 +45,8 @@ def test_each_link_lands_on_the_list_it_opens(client, slot, choose_url):
     clinics = parse(client.get(choose_url, {"t": token, "region": "Seoul"}))
     clinic_links = clinics.by_id("clinics").find_all("a")
     assert [_query(a.attrs["href"])["clinic"] for a in clinic_links] == [slot.clinic.code]
-    assert {_fragment(a.attrs["href"]) for a in clinic_links} == {"days"}
+    # a clinic opens on its first day's times (the days are listed above them)
+    assert {_fragment(a.attrs["href"]) for a in clinic_links} == {"times"}
 
     days = parse(client.get(choose_url, {"t": token, "clinic": slot.clinic.code}))
     day_links = days.by_id("days").find_all("a")
@@ -88,3 +90,38 @@ def test_the_path_taken_can_be_stepped_back(client, slot, choose_url):
     # each step back opens that level again
     for query, _fragment_id in links:
         assert client.get(choose_url.split("?")[0], query).status_code == 200
+
+
+def test_a_clinic_opens_on_its_first_day_with_places_and_that_days_times(client, slot, choose_url):
+    """One request fewer per booking: choosing a clinic shows its days and, at once, the times
+    of the first day that has places (a full earlier day is passed over); another day is one
+    link away, and the times can be chosen and submitted from that page as they are."""
+    full_day = SlotFactory(
+        campaign=slot.campaign, clinic=slot.clinic, date=slot.date, start_time="08:00"
+    )
+    full_day.date = slot.date - timedelta(days=1)
+    full_day.booked = full_day.capacity
+    full_day.save()
+    later = SlotFactory(
+        campaign=slot.campaign, clinic=slot.clinic, date=slot.date + timedelta(days=1)
+    )
+    token = token_of(choose_url)
+    clinics = parse(client.get(choose_url, {"t": token, "region": "Seoul"}))
+    (link,) = clinics.by_id("clinics").find_all("a")
+    assert _fragment(link.attrs["href"]) == "times"
+
+    page = parse(client.get(choose_url, {"t": token, "clinic": slot.clinic.code}))
+    times = page.by_id("times")
+    assert [i.attrs["value"] for i in times.find_all("input", name="slot")] == [str(slot.pk)]
+    assert times.find("input", name="date").attrs["value"] == slot.date.isoformat()
+    (current_day,) = page.by_id("days").find_all("a", aria_current="true")
+    assert _query(current_day.attrs["href"])["date"] == slot.date.isoformat()
+    other_days = [_query(a.attrs["href"])["date"] for a in page.by_id("days").find_all("a")]
+    assert other_days == [slot.date.isoformat(), later.date.isoformat()]
+
+    response = client.post(
+        choose_url.split("?")[0],
+        {"t": token, "clinic": slot.clinic.code, "date": slot.date.isoformat(), "slot": slot.pk},
+    )
+    assert response.status_code == 302
+    assert "/review/" in response["Location"]

@@ -139,7 +139,9 @@ class QueueConfig:
 
 
 def _config_key(slug: str) -> str:
-    return f"wr:{slug}:config"
+    # "v2": the shared copy with its generation; a process of the previous release, still
+    # running during a rolling deploy, keeps reading its own format under the old key.
+    return f"wr:{slug}:config:v2"
 
 
 def build_config(campaign: Campaign) -> QueueConfig:
@@ -260,6 +262,7 @@ def forget_config(campaign: Campaign) -> None:
 
 def _forget(slug: str) -> None:
     _held.pop(slug, None)
+    cache.delete(f"wr:{slug}:config")  # the previous release's copy, during a rolling deploy
     cache.add(_generation_key(slug), 0, timeout=None)
     cache.incr(_generation_key(slug))
 

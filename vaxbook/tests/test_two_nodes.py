@@ -7,7 +7,6 @@ seen by every node within the configuration cache's bound.
 HAProxy is a Debian package (.ci/run installs it); without it these tests fail, they never skip.
 """
 
-import json
 import os
 import socket
 import subprocess
@@ -18,9 +17,8 @@ import urllib.request
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
-from http.cookiejar import CookieJar
 from pathlib import Path
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -29,7 +27,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bench import balancer
-from bench.pages import Page, solve_proof_of_work
+from bench.invalidation import Browser, Reply, a_person_waiting, queue_state
+from bench.pages import Page
 from bookings.models import Booking
 from campaigns import services as campaign_services
 from campaigns.tests.factories import CampaignFactory
@@ -49,63 +48,6 @@ def _free_port() -> int:
     with closing(socket.socket()) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: object  # email.message.Message: header names in any case
-    text: str
-    url: str
-
-    @property
-    def node(self) -> str | None:
-        return self.headers.get(balancer.NODE_HEADER)
-
-    def location(self) -> str:
-        return urljoin(self.url, self.headers["Location"])
-
-    def json(self):
-        return json.loads(self.text)
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # the test follows redirects itself, as it reads where they lead
-
-
-class Browser:
-    """One person's browser: its cookies (those of 127.0.0.1 go to every port, so to either
-    node and the balancer alike), the CSRF token sent back on posts."""
-
-    def __init__(self):
-        self.cookies = CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect()
-        )
-
-    def _open(self, request: urllib.request.Request) -> Reply:
-        try:
-            with self.opener.open(request, timeout=30) as response:
-                return Reply(
-                    response.status, response.headers, response.read().decode(), request.full_url
-                )
-        except urllib.error.HTTPError as answer:  # a redirect or an error status: an answer
-            return Reply(answer.code, answer.headers, answer.read().decode(), request.full_url)
-
-    def get(self, url: str) -> Reply:
-        return self._open(urllib.request.Request(url))  # noqa: S310 - http to our own nodes
-
-    def post(self, url: str, fields: dict) -> Reply:
-        token = next((c.value for c in self.cookies if c.name == settings.CSRF_COOKIE_NAME), "")
-        return self._open(
-            urllib.request.Request(  # noqa: S310 - http to our own nodes
-                url,
-                data=urlencode(fields).encode(),
-                headers={"X-CSRFToken": token, "Referer": url},
-                method="POST",
-            )
-        )
 
 
 @dataclass
@@ -239,42 +181,14 @@ def test_a_person_books_with_each_step_on_another_node(site, start_worker):
     assert slot.booked == 1
 
 
-def _queue_status(person: Browser, url: str) -> str:
-    reply = person.get(url)
-    assert reply.status == 200, (reply.status, reply.text[:2000])
-    return reply.json()["state"]
-
-
-def _join_the_line(site: Site, slug: str) -> tuple[Browser, str]:
-    """A person arrives, is sent to the waiting room, solves its proof of work and joins;
-    returns the person and the path of the status their queue page polls."""
-    person = Browser()
-    arrived = person.get(site.url + reverse("bookings:start", kwargs={"campaign": slug}))
-    assert arrived.status == 302, arrived.status
-    queue_url = arrived.location()
-    page = Page(queue_url, person.get(queue_url).text)
-    form = page.form_by_id("queue-join")
-    joined = person.post(form.action(queue_url), form.data(altcha=solve_proof_of_work(form)))
-    assert joined.status == 303, (joined.status, joined.text[:2000])
-    again = person.get(queue_url)
-    if again.status == 302:  # admitted at once
-        return person, ""
-    return person, Page(queue_url, again.text).ids["queue"]["data-status-url"]
-
-
 def test_a_rate_changed_by_an_official_is_seen_by_every_node_within_the_bound(site):
     campaign = CampaignFactory(opens_at=timezone.now() - timedelta(seconds=1))
     SlotFactory(campaign=campaign)
     campaign_services.configure_waiting_room(campaign, enabled=True, per_minute=1)
     # One person a minute: the first people in the line are admitted, the next ones wait.
-    for _ in range(5):
-        person, status_path = _join_the_line(site, campaign.slug)
-        if status_path and _queue_status(person, site.url + status_path) == "waiting":
-            break
-    else:
-        pytest.fail("nobody was left waiting at one person a minute")
+    person, status_path = a_person_waiting(site.url, campaign.slug)
     for node in site.nodes.values():  # both nodes have the old rate in their caches
-        assert _queue_status(person, node + status_path) == "waiting"
+        assert queue_state(person, node + status_path) == "waiting"
 
     # The official raises the rate (the service the admin's save calls): everyone waiting is
     # admitted from now on.
@@ -285,7 +199,7 @@ def test_a_rate_changed_by_an_official_is_seen_by_every_node_within_the_bound(si
     seen_after = {}
     while len(seen_after) < len(site.nodes) and time.monotonic() < changed_at + bound + MARGIN_S:
         for name, node in site.nodes.items():
-            if name not in seen_after and _queue_status(person, node + status_path) == "admitted":
+            if name not in seen_after and queue_state(person, node + status_path) == "admitted":
                 seen_after[name] = time.monotonic() - changed_at
         time.sleep(0.05)
     assert set(seen_after) == set(site.nodes), (seen_after, bound)

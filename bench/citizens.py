@@ -219,9 +219,13 @@ class Citizen:
         response = await self.request(client, "queue_page", "GET", queue_url)
         if response.status_code == 302:  # the turn came at once: on to the booking form
             return response.location()
-        status_url = response.page().ids.get("queue", {}).get("data-status-url")
+        box = response.page().ids.get("queue", {})
+        status_url = box.get("data-status-url")
         if not status_url:
             raise RuntimeError("no status to poll on the queue page")
+        # The script's first poll waits what the page says (when the turn or the draw can
+        # come at the earliest), then each one what the answer says (poll_after).
+        await asyncio.sleep(float(box.get("data-poll") or 1))
         while True:
             state = (await self.request(client, "queue_poll", "GET", status_url)).json()
             self.out.polls += 1

@@ -26,9 +26,10 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
+from bench.invalidation import Probe, seed_probe_campaign
 from bench.pagecost import print_page_cost
 from bench.pipeline import confirm_pipeline, pgbench, wait_decided
-from bench.servers import CORES, PY, ROOT, SERVERS, memory_summary, servers
+from bench.servers import CORES, PY, ROOT, SERVERS, memory_summary, node_urls, servers
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -75,6 +76,14 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=8200,
         help="the site's port (with --web-nodes > 1 the balancer's; the nodes take the next ones)",
+    )
+    p.add_argument(
+        "--web-keepalive",
+        type=int,
+        default=10,
+        help="seconds a single web node keeps an idle client connection (gunicorn's default, "
+        "2 s, closes connections the simulated citizens are about to reuse on a busy machine: "
+        "measured); nodes behind the balancer keep them 75 s",
     )
     p.add_argument(
         "--web-nodes",
@@ -291,8 +300,10 @@ def main() -> int:
     prepare(args, env)
     opening = opening_time(args)
     campaign = seed(args, opening)
-    memory, page_cost = {}, {}
-    outcomes = replay_opening(args, env, tmp, campaign, opening, memory, page_cost)
+    memory, page_cost, invalidation = {}, {}, {}
+    outcomes = replay_opening(
+        args, env, tmp, campaign, opening, memory, page_cost, invalidation=invalidation
+    )
     print("Confirm pipeline alone…")
     pipeline = confirm_pipeline(args, tmp, env)
     memory.update(pipeline.pop("memory"))
@@ -301,6 +312,7 @@ def main() -> int:
     report = build_report(args, outcomes, pipeline, ceiling, invariants())
     report["peak_rss"] = memory_report(memory)
     report["page_cost"] = page_cost
+    report["config_invalidation"] = invalidation
     stamp = write_results(report, outcomes)
     print_table(report, stamp)
     return verdict(report)
@@ -490,15 +502,26 @@ def replay_opening(
     opening,
     memory: dict | None = None,
     page_cost: dict | None = None,
+    *,
+    invalidation: dict | None = None,
 ) -> list:
     """The citizens through the opening on the live servers, until the last is decided;
     `memory` gets the servers' peak RSS, `page_cost` (when given) what a booking page costs
-    the web processes against the one-line view, measured on the same servers after the surge."""
+    the web processes against the one-line view, measured on the same servers after the surge;
+    `invalidation` (when given) when each node saw an official's rate change made during the
+    surge (bench.invalidation)."""
     from bench.citizens import run_citizens
     from bench.pagecost import PAGE_CITIZENS, measure_page_cost
 
+    checking = None
+    if invalidation is not None:
+        probe_campaign = seed_probe_campaign(opening)
     with servers(args, env, tmp, memory) as base:
         print(f"Opening at {opening:%H:%M:%S}; {args.citizens} citizens arrive around it…")
+        if invalidation is not None:  # once the crowd has arrived
+            after = opening.timestamp() - time.time() + args.spread + 1
+            checking = Probe(base, node_urls(args), probe_campaign, delay=after)
+            checking.start()
         outcomes = run_citizens(
             base,
             campaign.slug,
@@ -508,6 +531,9 @@ def replay_opening(
             args.connections,
             args.load_processes,
         )
+        if checking is not None:
+            checking.join()
+            invalidation.update(checking.result)
         wait_decided(campaign, 120)  # the last confirmations before the servers stop
         if page_cost is not None:
             print("Page cost…")
@@ -636,6 +662,10 @@ def failures(report: dict) -> dict:
         "timeouts": report["timeouts"],
         "connection_retries": report["connection_retries"],
         "citizens_not_served": results.get("error", 0) + results.get("unfinished", 0),
+        "config_change_not_seen_within_bound": report.get("config_invalidation", {}).get(
+            "within_bound"
+        )
+        is False,
     }
     return {name: value for name, value in found.items() if value}
 
@@ -686,6 +716,15 @@ def print_table(r: dict, stamp: str) -> None:
             f"  web nodes: {nodes['nodes']} behind HAProxy; requests per node "
             f"{nodes['requests_per_node']}; citizens served by every node "
             f"{nodes['citizens_on_every_node']} of {r['citizens']}"
+        )
+    if change := r.get("config_invalidation"):
+        late = (
+            "" if change["within_bound"] else " — NOT WITHIN THE BOUND " + change.get("error", "")
+        )
+        print(
+            f"  a rate changed by an official during the surge, asked of each node (bound "
+            f"{change['bound_s']} s): old when sent at {change.get('still_old_when_sent_s')} s, "
+            f"new when answered at {change.get('new_when_answered_s')} s{late}"
         )
     print(f"  verdict: {'FAIL ' + str(failures(r)) if failures(r) else 'pass'}")
     if r.get("page_cost"):

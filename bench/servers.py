@@ -95,6 +95,11 @@ def gunicorn(args) -> list[str]:
     return web_command(args, args.port)
 
 
+def node_urls(args) -> dict[str, str]:
+    """Each web node's own address (not the balancer's), by name."""
+    return {name: f"http://127.0.0.1:{port}" for name, port in node_ports(args).items()}
+
+
 def node_ports(args) -> dict[str, int]:
     """The web nodes' names and ports: with one node, --port itself; with several, the balancer
     takes --port and the nodes the ports after it (node1 on --port + 1, …)."""
@@ -120,7 +125,8 @@ def servers(args, env, tmp: Path, memory: dict | None = None) -> Iterator[str]:
     }
     try:
         if len(nodes) == 1:
-            started["web"] = start(web_command(args, args.port), env, tmp / "gunicorn.log")
+            command = web_command(args, args.port, keepalive=getattr(args, "web_keepalive", None))
+            started["web"] = start(command, env, tmp / "gunicorn.log")
         else:
             for name, port in nodes.items():
                 command = web_command(args, port, keepalive=WEB_KEEPALIVE_BEHIND_BALANCER_S)

@@ -280,11 +280,13 @@ class Citizen:
         raise Refused("choose")
 
     async def _pick_time(self, client: aiohttp.ClientSession, choose_url: str):
-        """The choice page's links down to a day's times: a region, then a clinic, which shows
-        its first day's times; only when none of them is free, another of its days. Returns
-        the page with the times and the free ones."""
+        """The choice page's links down to a day's times: the regions, a region's clinics, then
+        a clinic, which shows its first day's times; only when none of them is free, another of
+        its days. Returns the page with the times and the free ones."""
         page = await self.page(client, "choose_region", choose_url)
         page = await self.follow(client, "choose_clinic", page.links_here("region"))
+        clinics = page.links_here("clinic", without=("date",))
+        page = await self.follow(client, "choose_time", clinics)
         if not (slots := free_times(page)):
             page = await self.follow(client, "choose_day", page.links_here("clinic", "date"))
             slots = free_times(page)

@@ -242,7 +242,9 @@ def print_page_cost(cost: dict) -> None:
         f"  page cost (web CPU per request, {cost['web_processes']} web processes): one-line "
         f"view {ping['cpu_ms_per_request']} ms ({ping['requests']} requests), booking pages "
         f"{pages['cpu_ms_per_request']} ms ({pages['requests']} requests, "
-        f"{pages['requests_per_booking']} a booking) → {cost['ratio']}× "
+        f"{pages['requests_per_booking']} a booking; {pages['booked']} of {pages['citizens']} "
+        f"booked{', stopped: ' + str(pages['stopped']) if pages['stopped'] else ''}) "
+        f"→ {cost['ratio']}× "
         f"(target ≤ {cost['target_ratio']:g}×: {'met' if cost['met'] else 'NOT met'})"
     )
     print(

@@ -72,6 +72,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--load-processes", type=int, default=CORES, help="load generator processes")
     p.add_argument("--pipeline-bookings", type=int, default=5000)
     p.add_argument(
+        "--queue-seconds",
+        type=int,
+        default=10,
+        help="seconds of wrk on the waiting room's status poll after the surge (0: skip)",
+    )
+    p.add_argument(
         "--port",
         type=int,
         default=8200,
@@ -313,9 +319,30 @@ def main() -> int:
     report["peak_rss"] = memory_report(memory)
     report["page_cost"] = page_cost
     report["config_invalidation"] = invalidation
+    if args.queue_seconds:
+        print("Waiting room status polls…")
+        report["queue_status"] = queue_status_phase(args, env, tmp, report)
     stamp = write_results(report, outcomes)
     print_table(report, stamp)
     return verdict(report)
+
+
+def queue_status_phase(args, env, tmp: Path, report: dict) -> dict:
+    """The status poll's requests a second (0 database reads asserted) and people waiting per
+    web core, for a line at the sustainable rate: the newest measured one (--find-rate) if a
+    result has it, else what this run confirmed a minute, else --admission-per-minute."""
+    from bench.queue_status import measure
+    from vaxbook.planner.benchmark import MEASURED, latest_rate
+
+    measured = latest_rate(RESULTS)
+    if measured is not None and measured.source == MEASURED:
+        per_minute, source = measured.per_minute, f"measured ({measured.result_file})"
+    elif report["confirmed_per_s"]:
+        per_minute, source = int(report["confirmed_per_s"] * 60), "this run's confirmed/s × 60"
+    else:
+        per_minute, source = args.admission_per_minute, "--admission-per-minute"
+    result = measure(args, env, tmp, per_minute=per_minute, seconds=args.queue_seconds)
+    return {**result, "line_rate_source": source}
 
 
 def memory_report(memory: dict) -> dict:
@@ -666,6 +693,10 @@ def failures(report: dict) -> dict:
             "within_bound"
         )
         is False,
+        "queue_status_database_reads": report.get("queue_status", {}).get(
+            "database_table_reads", 0
+        ),
+        "queue_status_non_2xx": report.get("queue_status", {}).get("non_2xx", 0),
     }
     return {name: value for name, value in found.items() if value}
 
@@ -725,6 +756,15 @@ def print_table(r: dict, stamp: str) -> None:
             f"  a rate changed by an official during the surge, asked of each node (bound "
             f"{change['bound_s']} s): old when sent at {change.get('still_old_when_sent_s')} s, "
             f"new when answered at {change.get('new_when_answered_s')} s{late}"
+        )
+    if q := r.get("queue_status"):
+        print(
+            f"  queue status poll: {q['requests_per_s']} req/s ({q['requests_per_s_per_core']} "
+            f"per core, {q['server']}, wrk {q['wrk']}), p99 {q['p99_ms']} ms, database table "
+            f"reads {q['database_table_reads']}; a poll every {q['mean_seconds_between_polls']} s "
+            f"in a line of a million at {q['line_admission_per_minute']}/min "
+            f"({q['line_rate_source']}) → {q['people_waiting_per_core']:,} people waiting per "
+            f"web core, a million on {q['cores_for_a_million_waiting']} cores (target ≤ 8)"
         )
     print(f"  verdict: {'FAIL ' + str(failures(r)) if failures(r) else 'pass'}")
     if r.get("page_cost"):

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -52,9 +53,24 @@ class Throttle:
     def hit(self, key: str, *, now: float | None = None) -> int | None:
         """Count an attempt; seconds to wait if this one is over the limit, else None."""
         now = time.time() if now is None else now
-        cache_key = self._key(key, now)
-        cache.add(cache_key, 0, timeout=self.window + 5)
-        return self._retry_after(cache.incr(cache_key), now)
+        return self._retry_after(_count(self._key(key, now), timeout=self.window + 5), now)
+
+
+def _count(cache_key: str, *, timeout: int) -> int:
+    """One more attempt on the counter (created with its expiry when new); the count.
+
+    With Redis, in one round trip (SET NX EX and INCR pipelined) rather than the cache API's
+    three (``add``, then ``incr``'s EXISTS and INCRBY), on every identity step of the surge.
+    Django's Redis cache stores an integer as is, so ``cache.get`` reads the same counter."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):  # the embedded default: memory
+        backend.add(cache_key, 0, timeout=timeout)
+        return backend.incr(cache_key)
+    key = backend.make_and_validate_key(cache_key)
+    pipe = backend._cache.get_client(key, write=True).pipeline(transaction=False)
+    pipe.set(key, 0, nx=True, ex=timeout)
+    pipe.incr(key)
+    return pipe.execute()[1]
 
 
 def per_address(scope: str) -> Throttle:

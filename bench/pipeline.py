@@ -22,19 +22,20 @@ def wait_decided(campaign, seconds: float) -> float:
 
 
 def confirm_pipeline(args, tmp: Path, env) -> dict:
-    """N pending bookings, their tasks published as fast as possible, timed until decided."""
+    """N pending bookings, each announced to the workers the way the app does it once a
+    booking is committed (``_enqueue_confirmation``: a task, unless one already queued will
+    take it in its batch), as fast as possible; timed from the first until every one is
+    decided."""
     from bookings.models import Booking
-    from bookings.tasks import confirm_booking
-    from vaxbook.celery import app
+    from bookings.services import _enqueue_confirmation
 
     campaign, bookings = pending_bookings(args)
     worker = start(celery_worker(args), env, tmp / "pipeline-worker.log")
     time.sleep(4)  # the worker boots before the clock starts
     memory = {}
     began = time.time()
-    with app.producer_or_acquire() as producer:
-        for booking in bookings:
-            confirm_booking.apply_async((booking.pk,), producer=producer)
+    for booking in bookings:
+        _enqueue_confirmation(booking.pk)
     published = time.time()
     finished = wait_decided(campaign, 300)
     memory["celery_pipeline"] = peak_rss(worker.pid)

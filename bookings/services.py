@@ -5,10 +5,11 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery, prefetch_related_objects
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from psycopg2.errors import LockNotAvailable
 
 from bookings import doses
 from bookings.errors import (
@@ -45,11 +46,96 @@ def new_booking_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
+# Coalesced confirmations. A booking just committed joins the waiting set (a Redis sorted set
+# of booking ids, in the order they were committed) and then sets the queued mark (SET NX): the
+# one that sets it publishes a confirmation task, the others publish nothing. That task takes
+# the mark off first, then takes up to a batch of ids from the set (ZPOPMIN) and decides them
+# with its own booking. A booking that found the mark set joined the set before the task that
+# set the mark takes it off, so that task (or an earlier one) takes it; a batch that comes back
+# full publishes the next (``_enqueue_more_confirmations``). The mark lapses by itself after a
+# few seconds. What Redis loses (a restart, a worker killed after taking ids) leaves bookings
+# pending with no task: the sweep decides them, as it does for every lost message.
+CONFIRMATIONS_WAITING_KEY = "vaxbook:confirmations-waiting"
+CONFIRMATION_QUEUED_KEY = "vaxbook:confirmation-queued"
+CONFIRMATION_QUEUED_SECONDS = 2
+# Confirmations go to the queue every worker takes first (settings.py, CELERY_TASK_QUEUES), the
+# one of the one-time codes: each is a person watching a page for an answer, and a batch costs
+# a worker less than the texts it announces, which wait in the default queue behind it.
+CONFIRMATION_QUEUE = "urgent"
+
+_confirmations_client = None
+
+
+def _confirmations_redis():
+    """One client (and connection pool) per process, on the Redis of ``REDIS_URL``."""
+    global _confirmations_client  # noqa: PLW0603 - a lazily made, process-wide client
+    if _confirmations_client is None:
+        import redis
+
+        _confirmations_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+    return _confirmations_client
+
+
+def _coalescing() -> bool:
+    return bool(settings.VAXBOOK_CONFIRM_BATCH and settings.REDIS_URL)
+
+
 def _enqueue_confirmation(booking_id: int) -> None:
+    """Announce a booking just committed to the workers: a confirmation task, unless one is
+    already queued that will take this booking in its batch (see above): under a surge a
+    burst of bookings costs the broker and the workers a handful of messages, not one each."""
     # Imported here: the task module imports this one.
     from bookings import tasks
 
-    tasks.confirm_booking.delay(booking_id)
+    if _coalescing():
+        try:
+            with _confirmations_redis().pipeline(transaction=False) as pipe:
+                pipe.zadd(CONFIRMATIONS_WAITING_KEY, {str(booking_id): booking_id})
+                pipe.set(
+                    CONFIRMATION_QUEUED_KEY, booking_id, nx=True, ex=CONFIRMATION_QUEUED_SECONDS
+                )
+                _, marked = pipe.execute()
+        except Exception:  # noqa: BLE001 - that Redis is down: publish, as without it
+            logger.warning("confirm: the waiting set could not be reached; publishing")
+            marked = True
+        if not marked:
+            return
+    tasks.confirm_booking.apply_async((booking_id,), queue=CONFIRMATION_QUEUE)
+
+
+def _take_waiting(limit: int) -> list[int]:
+    """Take the queued mark off, then up to ``limit`` ids from the waiting set, the earliest
+    committed first (the confirmation task's first step; see above)."""
+    if not _coalescing():
+        return []
+    client = _confirmations_redis()
+    client.delete(CONFIRMATION_QUEUED_KEY)
+    return [int(member) for member, _ in client.zpopmin(CONFIRMATIONS_WAITING_KEY, limit)]
+
+
+def _put_back_waiting(booking_ids: list[int]) -> None:
+    """Ids taken by a batch that did not commit go back, for the next batch (or the sweep)."""
+    if booking_ids and _coalescing():
+        try:
+            _confirmations_redis().zadd(
+                CONFIRMATIONS_WAITING_KEY, {str(pk): pk for pk in booking_ids}
+            )
+        except Exception:  # noqa: BLE001 - the sweep decides them
+            logger.warning("confirm: %d ids could not go back to the waiting set", len(booking_ids))
+
+
+def _enqueue_more_confirmations() -> None:
+    """A batch came back full: more may be waiting with no task of their own, so another batch
+    is published. With a broker it is published at once, while this batch still works (the next
+    one takes the following ids: two workers decide in parallel); run eagerly (no broker) it
+    would run inside this transaction, so it waits for the commit."""
+    from bookings import tasks
+
+    publish = tasks.confirm_pending_bookings.si().set(queue=CONFIRMATION_QUEUE).delay
+    if tasks.confirm_pending_bookings.app.conf.task_always_eager:
+        transaction.on_commit(publish, robust=True)
+    else:
+        publish()
 
 
 def bind_pass_to_person(
@@ -361,19 +447,23 @@ def _locked_course(booking_id: int, *related: str) -> list[Booking]:
 
 
 # How a booking is decided: in batches. A confirmation task decides its own booking and, in the
-# same transaction, up to VAXBOOK_CONFIRM_BATCH other pending courses, the oldest requests
-# first; each later message for one of those finds it decided with one read. The batch locks
-# its courses first, then the slots they need in id order, and allocates the places in request
-# order: the same locking order as a move, a cancellation or a closed day (courses, then slots
-# by id), so none of them waits for another in a circle.
+# same transaction, up to VAXBOOK_CONFIRM_BATCH bookings of the waiting set (see
+# _enqueue_confirmation); a duplicate message finds its booking decided with one read. The
+# batch locks its courses first (SKIP LOCKED: one another worker holds is left to it), then
+# the slots they need in id order, and allocates the places in request order: the same
+# locking order as a move, a cancellation or a closed day (courses, then slots by id), so none
+# of them waits for another in a circle.
 
 # The first-dose rows a batch takes, with what deciding and announcing them read.
 _COURSE_RELATED = ("campaign__vaccine", "slot__clinic")
 
 
-def _take_pending_courses(which: Q, *, limit: int | None, skip_locked: bool) -> list[list]:
+def _take_pending_courses(
+    which: Q, *, limit: int | None, skip_locked: bool
+) -> tuple[list[list], int]:
     """Lock the pending courses whose first doses ``which`` selects (at most ``limit``, oldest
-    request first) with every later dose; returns them, first dose first in each.
+    request first) with every later dose; returns them, first dose first in each, and how many
+    first doses were locked (a course left out below still counts).
 
     With ``skip_locked`` a course any of whose rows another transaction holds is left out
     (its first dose may stay locked here until the end of the transaction, unchanged), so a
@@ -407,7 +497,8 @@ def _take_pending_courses(which: Q, *, limit: int | None, skip_locked: bool) -> 
             head = courses[row.first_dose_id][0]
             row.campaign = head.campaign
             courses[row.first_dose_id].append(row)
-    return [rows for rows in courses.values() if len(rows) == 1 + rows[0].later_count]
+    complete = [rows for rows in courses.values() if len(rows) == 1 + rows[0].later_count]
+    return complete, len(firsts)
 
 
 def _allocate(courses: list[list]) -> dict[int, str]:
@@ -487,16 +578,12 @@ def _write_decisions(rows: list[Booking], *, now: datetime) -> None:
         )
 
 
-def _decide_batch(
-    head_ids: list[int], *, others: int, now: datetime, skip_locked: bool
-) -> list[Booking]:
-    """In one transaction: decide the pending courses of ``head_ids`` (first-dose ids) and up
-    to ``others`` more, the oldest requests first. Returns the first doses decided here; a
-    course someone else holds (with ``skip_locked``) or already decided is not among them."""
+def _decide_batch(head_ids: list[int], *, now: datetime, skip_locked: bool) -> list[Booking]:
+    """In one transaction: decide the pending courses of ``head_ids`` (first-dose ids), the
+    earliest requests first. Returns the first doses decided here; a course someone else holds
+    (with ``skip_locked``) or already decided is not among them."""
     with transaction.atomic():
-        courses = _take_pending_courses(Q(pk__in=head_ids), limit=None, skip_locked=skip_locked)
-        if others:
-            courses += _take_pending_courses(~Q(pk__in=head_ids), limit=others, skip_locked=True)
+        courses, _ = _take_pending_courses(Q(pk__in=head_ids), limit=None, skip_locked=skip_locked)
         if not courses:
             return []
         courses.sort(key=lambda course: (course[0].requested_at, course[0].pk))
@@ -550,33 +637,70 @@ def confirm_booking(
     taken: ``confirmed`` with a code. One missing: ``rejected`` (``slot_full``, or
     ``later_dose_full`` when a later dose's slot is the full one), no place taken.
 
-    ``others``: decide up to that many other pending courses in the same transaction, the
-    oldest requests first, the places going in request order (the confirmation task; see
-    ``VAXBOOK_CONFIRM_BATCH``). They are taken with ``SKIP LOCKED``: a course another worker
-    holds is left to it. A booking another batch holds is waited for only after this call's
-    own batch has committed, and is then usually found decided.
+    ``others`` (the confirmation task; ``VAXBOOK_CONFIRM_BATCH``): in the same transaction,
+    decide up to that many bookings of the waiting set too (they published no task of their
+    own: see ``_enqueue_confirmation``), every place going in request order.
     """
     now = now or timezone.now()
-    # A look without a lock first: a decision is final, so a booking found decided (by
-    # another batch, or a duplicate message) costs one read.
+    waiting = _take_waiting(others) if others else []
+    try:
+        decided = _decide_waiting(
+            waiting, full=bool(waiting) and len(waiting) == others, now=now, including=booking_id
+        )
+    except OperationalError as error:
+        if not (waiting and isinstance(error.__cause__, LockNotAvailable)):
+            raise
+        # A lock that never comes free (a stuck session on one slot) must not fail every
+        # booking batched with the one that needs it: this booking is decided alone, and
+        # only its own failure counts against its task's retries; the others wait again.
+        logger.warning("confirm: a batch waited too long for a lock; deciding alone")
+        _put_back_waiting(waiting)
+        decided = []
+    mine = next((head for head in decided if booking_id in (head.pk, head.course_id)), None)
+    if mine is not None:
+        return mine
+    # A look without a lock: a decision is final, so a booking found decided (by a batch, or
+    # a duplicate message) costs one read.
     booking = Booking.objects.filter(pk=booking_id).select_related(*_COURSE_RELATED).first()
     if booking is None:
         logger.warning("confirm: booking id %s does not exist", booking_id)
         return None
     head_id = booking.first_dose_id or booking.pk
     if booking.status == Booking.Status.PENDING:
-        decided = _decide_retrying([head_id], others=others, now=now, skip_locked=True)
-        mine = next((head for head in decided if head.pk == head_id), None)
-        if mine is not None:
-            return mine
-        # Someone else holds it (another batch, a cancellation): wait for them, then decide
+        # Someone else may hold it (a batch, a cancellation): then wait for them, and decide
         # it if it is still pending.
-        decided = _decide_retrying([head_id], others=0, now=now, skip_locked=False)
-        if decided:
-            return decided[0]
+        for skip_locked in (True, False):
+            decided = _decide_retrying([head_id], now=now, skip_locked=skip_locked)
+            if decided:
+                return decided[0]
     elif booking.first_dose_id is None:
         return booking
     return Booking.objects.select_related(*_COURSE_RELATED).filter(pk=head_id).first()
+
+
+def _decide_waiting(
+    waiting: list[int], *, full: bool, now: datetime, including: int | None = None
+) -> list[Booking]:
+    """Decide the bookings taken from the waiting set (and ``including``, a task's own, when it
+    is a first dose still pending) in one batch; a ``full`` take (as many as asked: more may
+    wait) publishes the next batch at once. Ids of a batch that fails go back to the set."""
+    if not waiting and including is None:
+        return []
+    if full:
+        _enqueue_more_confirmations()
+    head_ids = list(dict.fromkeys([*waiting, *([including] if including is not None else [])]))
+    try:
+        return _decide_retrying(head_ids, now=now, skip_locked=True)
+    except Exception:
+        _put_back_waiting(waiting)
+        raise
+
+
+def confirm_pending_bookings(*, limit: int, now: datetime | None = None) -> int:
+    """Decide up to ``limit`` bookings of the waiting set (the batch published when the one
+    before came back full) in one transaction. Returns how many it decided."""
+    waiting = _take_waiting(limit)
+    return len(_decide_waiting(waiting, full=len(waiting) == limit, now=now or timezone.now()))
 
 
 def give_up_booking(
@@ -930,16 +1054,14 @@ def sweep_pending_bookings(*, now: datetime | None = None) -> int:
     for start in range(0, len(stale), size):
         batch = stale[start : start + size]
         try:
-            decided += len(_decide_retrying(batch, others=0, now=now, skip_locked=True))
+            decided += len(_decide_retrying(batch, now=now, skip_locked=True))
         except DatabaseError:
             # One booking that keeps failing must not hold up all the others: its batch is
             # tried one by one; the next sweep (or its own task's give-up) deals with it.
             logger.exception("sweep: a batch of %d bookings could not be decided", len(batch))
             for booking_id in batch:
                 try:
-                    decided += len(
-                        _decide_retrying([booking_id], others=0, now=now, skip_locked=True)
-                    )
+                    decided += len(_decide_retrying([booking_id], now=now, skip_locked=True))
                 except DatabaseError:
                     logger.exception("sweep: booking id %s could not be decided", booking_id)
     return decided

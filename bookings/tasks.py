@@ -34,11 +34,17 @@ class ConfirmBookingTask(RetryingTask):
 
 @shared_task(name="bookings.tasks.confirm_booking", base=ConfirmBookingTask)
 def confirm_booking(booking_id: int) -> str | None:
-    """Decide this booking and, with it, up to VAXBOOK_CONFIRM_BATCH other pending ones (the
-    oldest first): under a surge one transaction decides many, and the messages of the others
-    find them decided with one read. Under light load it is this booking alone, at once."""
+    """Decide this booking and, with it, up to VAXBOOK_CONFIRM_BATCH bookings that published
+    no task because this one was queued (``services._enqueue_confirmation``): under a surge one
+    transaction decides many; under a light load it is this booking alone, at once."""
     booking = services.confirm_booking(booking_id, others=settings.VAXBOOK_CONFIRM_BATCH)
     return booking.status if booking else None
+
+
+@shared_task(name="bookings.tasks.confirm_pending_bookings", base=RetryingTask)
+def confirm_pending_bookings() -> int:
+    """The next batch after a full one (see ``services._enqueue_more_confirmations``)."""
+    return services.confirm_pending_bookings(limit=settings.VAXBOOK_CONFIRM_BATCH)
 
 
 @shared_task(name="bookings.tasks.confirm_stale_bookings", base=RetryingTask)

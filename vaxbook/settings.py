@@ -73,8 +73,9 @@ VAXBOOK_CONFIRM_RETRY_BACKOFF_MAX = config.get_int(
     "VAXBOOK_CONFIRM_RETRY_BACKOFF_MAX", 30, minimum=1
 )
 # A confirmation task decides its own booking and, in the same transaction, up to this many
-# other pending bookings (the oldest requests first, taken with SKIP LOCKED): the messages for
-# those then find them decided with one read. 0 decides one booking per task.
+# bookings that published no task of their own because one was already queued (they wait in a
+# Redis sorted set; bookings.services._enqueue_confirmation), the places going in request
+# order; a full batch publishes the next. 0: one task and one transaction per booking.
 VAXBOOK_CONFIRM_BATCH = config.get_int("VAXBOOK_CONFIRM_BATCH", 100, minimum=0)
 # Messages a Celery worker takes from the broker ahead (acks_late: a dead worker's come back).
 VAXBOOK_CELERY_PREFETCH = config.get_int("VAXBOOK_CELERY_PREFETCH", 4, minimum=1)

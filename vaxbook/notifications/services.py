@@ -82,23 +82,22 @@ def enqueue_decoy(key: str) -> None:
     transaction.on_commit(lambda: enqueue(key, urgent=False), robust=True)
 
 
-def enqueue(key: str, *, urgent: bool, producer=None) -> None:
-    """Publish the send task of the message under ``key``: the one place that picks the queue.
-    ``producer``: a broker producer already in hand (``enqueue_many``)."""
+def enqueue(key: str, *, urgent: bool) -> None:
+    """Publish the send task of the message under ``key``: the one place that picks the queue."""
     from vaxbook.notifications.tasks import send_notification
 
     # "urgent" is consumed ahead of the default queue by every worker (settings.py, Celery)
-    send_notification.apply_async((key,), queue="urgent" if urgent else None, producer=producer)
+    send_notification.apply_async((key,), queue="urgent" if urgent else None)
 
 
-def enqueue_many(keys: list[str], *, urgent: bool = False) -> None:
-    """Publish the send tasks of many messages over one broker connection (a batch of
-    decisions announces a hundred at once): each message still has its own task."""
-    from vaxbook.notifications.tasks import send_notification
+def enqueue_many(keys: list[str]) -> None:
+    """Publish one task that sends many (not urgent) messages in turn (a batch of decisions
+    announces a hundred at once): a hundred tasks would cost the worker more than the
+    decisions did. A message it cannot send for now gets a task of its own (the
+    ``send_notifications`` task); one lost with the task is published again by the sweep."""
+    from vaxbook.notifications.tasks import send_notifications
 
-    with send_notification.app.producer_or_acquire() as producer:
-        for key in keys:
-            enqueue(key, urgent=urgent, producer=producer)
+    send_notifications.delay(keys)
 
 
 def booking_key(

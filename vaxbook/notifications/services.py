@@ -306,43 +306,108 @@ def deliver(key: str, *, now: datetime | None = None) -> Notification | None:
             channel.send(notification)
         )
     except SendFailed as failure:
-        give_up = not failure.temporary or (
-            notification.attempts >= settings.VAXBOOK_MESSAGE_MAX_ATTEMPTS
-        )
-        notification.status = Notification.Status.FAILED if give_up else Notification.Status.QUEUED
-        notification.next_attempt_at = None if give_up else now + retry_wait(notification.attempts)
-        notification.last_error = str(failure)[:500]
-        notification.sending_since = None
-        if give_up:
-            _forget_code(notification)
-        notification.save(
-            update_fields=[
-                "text",
-                "status",
-                "last_error",
-                "sending_since",
-                "next_attempt_at",
-                "message_type",
-            ]
-        )
-        logger.warning(
-            "message %s to %s: %s (attempt %s%s)",
-            notification.kind,
-            mask_phone(notification.recipient),
-            failure,
-            notification.attempts,
-            ", given up" if give_up else "",
-        )
-        return notification
+        return _record_failure(notification, failure, now=now)
+    _mark_sent(notification, provider_id, now=now)
+    notification.save(update_fields=SENT_FIELDS)
+    return notification
+
+
+SENT_FIELDS = ["text", "status", "provider_id", "sent_at", "sending_since", "message_type"]
+
+
+def _mark_sent(notification: Notification, provider_id: str, *, now: datetime) -> None:
     notification.status = Notification.Status.SENT
     notification.provider_id = provider_id[:100]
     notification.sent_at = now
     notification.sending_since = None
     _forget_code(notification)
+
+
+def _record_failure(notification: Notification, failure: SendFailed, *, now: datetime):
+    """After the channel refused or failed: ``queued`` again with its next attempt's time, or
+    ``failed`` for good (not temporary, or its attempts spent); saved and logged."""
+    give_up = not failure.temporary or (
+        notification.attempts >= settings.VAXBOOK_MESSAGE_MAX_ATTEMPTS
+    )
+    notification.status = Notification.Status.FAILED if give_up else Notification.Status.QUEUED
+    notification.next_attempt_at = None if give_up else now + retry_wait(notification.attempts)
+    notification.last_error = str(failure)[:500]
+    notification.sending_since = None
+    if give_up:
+        _forget_code(notification)
     notification.save(
-        update_fields=["text", "status", "provider_id", "sent_at", "sending_since", "message_type"]
+        update_fields=[
+            "text",
+            "status",
+            "last_error",
+            "sending_since",
+            "next_attempt_at",
+            "message_type",
+        ]
+    )
+    logger.warning(
+        "message %s to %s: %s (attempt %s%s)",
+        notification.kind,
+        mask_phone(notification.recipient),
+        failure,
+        notification.attempts,
+        ", given up" if give_up else "",
     )
     return notification
+
+
+def deliver_many(keys: list[str], *, now: datetime | None = None) -> list[Notification]:
+    """``deliver`` for the first attempt of many messages at once (a batch of decisions'
+    texts), with the same promise and a few statements instead of a few per message: the
+    messages are locked (``SKIP LOCKED``) and marked ``sending`` together and committed before
+    any channel is called; each is then handed to its channel, and those sent are recorded
+    with one UPDATE. Only messages never tried are taken here; what is left (another worker
+    has it, an earlier attempt, a backoff) goes through ``deliver`` one by one, as does a
+    failure. Returns the messages as they stand afterwards (None left out)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Notification.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("booking")
+            .filter(
+                key__in=keys,
+                status=Notification.Status.QUEUED,
+                attempts=0,
+                last_error="",
+                next_attempt_at__isnull=True,
+            )
+        )
+        superseded = [row for row in rows if _superseded(row)]
+        fresh = [row for row in rows if not _superseded(row)]
+        if superseded:
+            Notification.objects.filter(pk__in=[row.pk for row in superseded]).update(
+                status=Notification.Status.FAILED, last_error=SUPERSEDED
+            )
+            for row in superseded:
+                row.status, row.last_error = Notification.Status.FAILED, SUPERSEDED
+        if fresh:
+            Notification.objects.filter(pk__in=[row.pk for row in fresh]).update(
+                status=Notification.Status.SENDING, attempts=1, sending_since=now
+            )
+    outcomes = list(superseded)
+    sent = []
+    for row in fresh:
+        row.status, row.attempts, row.sending_since = Notification.Status.SENDING, 1, now
+        try:
+            provider_id = channel_for(row).send(row)
+        except SendFailed as failure:
+            outcomes.append(_record_failure(row, failure, now=now))
+            continue
+        _mark_sent(row, provider_id, now=now)
+        sent.append(row)
+    if sent:
+        Notification.objects.bulk_update(sent, SENT_FIELDS)
+    outcomes += sent
+    taken = {row.key for row in rows}
+    for key in keys:
+        if key not in taken and (notification := deliver(key, now=now)) is not None:
+            outcomes.append(notification)
+    return outcomes
 
 
 def stalled_messages(*, now: datetime | None = None) -> list[tuple[str, bool]]:

@@ -20,21 +20,19 @@ def send_notification(self, key: str) -> str | None:
 
 @shared_task(base=RetryingTask)
 def send_notifications(keys: list[str]) -> int:
-    """Send the messages of one batch of decisions, one after the other (one task for a
-    hundred texts instead of a hundred); each is ``deliver``ed as ``send_notification`` does
-    it, and one that failed for now is handed to its own ``send_notification`` at its
-    ``next_attempt_at``. Returns how many went out. A retry of the whole task (a database
-    error) finds the ones already sent done."""
+    """Send the messages of one batch of decisions (one task for a hundred texts instead of a
+    hundred; ``services.deliver_many``); one that failed for now is handed to its own
+    ``send_notification`` at its ``next_attempt_at``. Returns how many stand sent. A retry of the
+    whole task (a database error) finds the ones already sent done."""
     sent = 0
-    for key in keys:
-        notification = services.deliver(key)
-        if notification is None:
-            continue
+    for notification in services.deliver_many(keys):
         if notification.status == Notification.Status.SENT:
             sent += 1
         elif notification.status == Notification.Status.QUEUED:
             wait = (notification.next_attempt_at or timezone.now()) - timezone.now()
-            send_notification.apply_async((key,), countdown=max(1, round(wait.total_seconds())))
+            send_notification.apply_async(
+                (notification.key,), countdown=max(1, round(wait.total_seconds()))
+            )
     return sent
 
 

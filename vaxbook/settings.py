@@ -365,7 +365,8 @@ REDIS_URL = config.get_production_setting(
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's, with one redis-py client reused per pool (vaxbook/redis_cache.py)
+            "BACKEND": "vaxbook.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "vaxbook",
         }

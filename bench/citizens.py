@@ -14,12 +14,12 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-from multidict import CIMultiDict
 
 from bench.balancer import NODE_HEADER  # which node answered, behind the balancer
 from bench.pages import Form, Page, solve_proof_of_work
@@ -83,7 +83,7 @@ class Outcome:
 class Answer:
     url: str
     status_code: int
-    headers: CIMultiDict  # header names in any case (HAProxy sends them lower-case)
+    headers: Mapping[str, str]  # aiohttp's, names in any case (HAProxy sends them lower-case)
     text: str
 
     def json(self):

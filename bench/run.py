@@ -1,10 +1,14 @@
 """`make bench`: the opening surge on the real stack, on this machine only (127.0.0.1).
 
-Starts gunicorn and Celery workers on PostgreSQL and Redis, seeds a campaign, replays an
-opening with simulated citizens going through the waiting room and the booking pages, measures
-the confirm pipeline alone and PostgreSQL's own ceiling (pgbench) for the confirm transaction,
-checks the invariants (exit status 1 if one is broken) and writes bench/results/<ts>.json and
-a PNG chart, with the peak memory (RSS) of every web and worker process.
+Starts the web server (or --web-nodes of them behind HAProxy) and Celery workers on PostgreSQL
+and Redis, seeds a campaign, replays an opening with simulated citizens going through the
+waiting room and the booking pages (meanwhile an official changes another campaign's admission
+rate and every node is checked to see it within the configuration cache's bound), measures the
+confirm pipeline alone and PostgreSQL's own ceiling (pgbench) for the confirm transaction,
+checks the invariants and writes bench/results/<ts>.json and a PNG chart, with the peak memory
+(RSS) of every web, balancer and worker process. Exit status 1 (`failures`, named in the
+table) on a broken invariant, a 5xx, a dropped connection or timeout, a request re-sent after a
+kept-alive connection closed under it, a citizen not served, or a node late with the change.
 
 --find-rate instead repeats short openings (everything reset each time) over admission rates,
 galloping up from --rate-low then bisecting, to find the highest rate a minute at which every

@@ -299,11 +299,12 @@ MIDDLEWARE = [
 
 # The waiting room's status poll (vaxbook.wsgi serves it with a lean handler) goes through these
 # only, in this order: it reads signed cookies and the cache, and needs no session, CSRF, login,
-# second factor, messages or login lockout.
+# second factor, messages or login lockout. CommonMiddleware keeps the Host check of every page.
 _lean = (
     "vaxbook.metrics.middleware.RequestMetrics",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 )
 LEAN_MIDDLEWARE = [m for m in MIDDLEWARE if m in _lean]

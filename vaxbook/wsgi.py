@@ -3,11 +3,12 @@
 While a line waits, the poll is most of what the site answers: everyone waiting asks, over and
 over. It reads two signed cookies and the cache, writes nothing and renders no form, so it
 needs none of the session, CSRF, authentication, second-factor, staff-expiry, messages or
-login-lockout middleware, which cost more than the view itself (~60 % of its CPU, measured with
-bench.queue_status). The lean handler runs the same view through ``LEAN_MIDDLEWARE`` only: the
-request metrics, the security headers (``SecurityMiddleware``, ``X-Frame-Options``; the view
-sets the Content-Security-Policy of a JSON answer itself) and the language of the person's
-estimate. Every other path, and any method but GET and HEAD, goes through every middleware.
+login-lockout middleware, which cost about as much as the view itself (measured in process).
+The lean handler runs the same view through ``LEAN_MIDDLEWARE`` only: the request metrics, the
+security headers (``SecurityMiddleware``, ``X-Frame-Options``; the view sets the
+Content-Security-Policy of a JSON answer itself), the Host check (``CommonMiddleware``) and the
+language of the person's estimate. Every other path, and any method but GET and HEAD, goes
+through every middleware.
 """
 
 import os

@@ -117,7 +117,9 @@ def test_a_short_pass_shortens_the_longest_poll_to_a_quarter_of_it(campaign):
 # The lean handler
 
 
-def _wsgi_get(path: str, cookies: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+def _wsgi_get(
+    path: str, cookies: dict[str, str], host: str = "testserver"
+) -> tuple[int, dict[str, str], bytes]:
     """GET ``path`` from the WSGI application gunicorn serves (not the test client's
     handler, which runs every middleware)."""
     answer = {}
@@ -133,7 +135,7 @@ def _wsgi_get(path: str, cookies: dict[str, str]) -> tuple[int, dict[str, str], 
         "SERVER_NAME": "testserver",
         "SERVER_PORT": "80",
         "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "testserver",
+        "HTTP_HOST": host,
         "HTTP_COOKIE": "; ".join(f"{k}={v}" for k, v in cookies.items()),
         "HTTP_ACCEPT_LANGUAGE": "ko",
         "REMOTE_ADDR": "127.0.0.1",
@@ -185,6 +187,8 @@ def test_the_served_poll_of_an_unknown_campaign_or_without_a_ticket_is_json(camp
     status, _, body = _wsgi_get(_status_url(campaign), {})
     assert status == 403
     assert json.loads(body)["state"] == "no_ticket"
+    status, _, _ = _wsgi_get(_status_url(campaign), {}, host="evil.example")
+    assert status == 400  # the Host check of every other page
 
 
 def test_only_the_status_poll_takes_the_lean_path(campaign):

@@ -36,7 +36,7 @@ from urllib.parse import urlencode, urlparse
 from urllib.request import HTTPCookieProcessor, Request, build_opener, urlopen
 
 from bench.pages import Page, solve_proof_of_work
-from bench.servers import CORES, ROOT, start, stop, web_command
+from bench.servers import CORES, ROOT, SERVERS, start, stop, web_command
 
 SLUG = "queue-bench"
 LINE_OF = 1_000_000  # the line the per-core figure is for
@@ -48,7 +48,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--threads", type=int, default=2, help="wrk threads")
-    p.add_argument("--server", choices=["gthread", "sync", "granian"], default="gthread")
+    p.add_argument("--server", choices=SERVERS, default="granian", help="as make bench")
     p.add_argument("--web-workers", type=int, default=CORES * 2 + 1)
     p.add_argument("--web-threads", type=int, default=4)
     p.add_argument("--port", type=int, default=8123)
@@ -243,7 +243,7 @@ def measure(
     return {
         **{k: v for k, v in result.items() if k != "wrk"},
         "database_table_reads": queries,
-        "server": getattr(args, "server", "gthread"),
+        "server": getattr(args, "server", "granian"),
         "web_workers": args.web_workers,
         "wrk": f"-t{threads} -c{connections} -d{seconds}s, on the same {CORES} cores",
         "line_ahead": line,

@@ -109,8 +109,13 @@ def _take_waiting(limit: int) -> list[int]:
     if not _coalescing():
         return []
     client = _confirmations_redis()
-    client.delete(CONFIRMATION_QUEUED_KEY)
-    return [int(member) for member, _ in client.zpopmin(CONFIRMATIONS_WAITING_KEY, limit)]
+    try:
+        client.delete(CONFIRMATION_QUEUED_KEY)
+        return [int(member) for member, _ in client.zpopmin(CONFIRMATIONS_WAITING_KEY, limit)]
+    except Exception:  # noqa: BLE001 - Redis is away: the task's own booking is still decided
+        # (what waits in the set is decided by a later batch, or by the sweep)
+        logger.warning("confirm: the waiting set could not be read")
+        return []
 
 
 def _put_back_waiting(booking_ids: list[int]) -> None:
@@ -134,8 +139,12 @@ def _enqueue_more_confirmations() -> None:
     publish = tasks.confirm_pending_bookings.si().set(queue=CONFIRMATION_QUEUE).delay
     if tasks.confirm_pending_bookings.app.conf.task_always_eager:
         transaction.on_commit(publish, robust=True)
-    else:
+        return
+    try:
         publish()
+    except Exception:  # noqa: BLE001 - the broker is away: this batch goes on; the sweep
+        # decides what waits in the set if no later task takes it
+        logger.warning("confirm: the next batch could not be published")
 
 
 def bind_pass_to_person(

@@ -101,7 +101,9 @@ def book(page, live_server, campaign, clinic, slot, *, rrn: str, name: str, pref
     assert page.url.endswith("#clinics")
     playwright.expect(page.locator('#regions [aria-current="true"]')).to_have_count(1)
     page.locator(f'#clinics a[href*="clinic={clinic.code}"]').click()
-    assert page.url.endswith("#days")
+    # a clinic opens on its first day with places, that day's times shown under its days
+    assert page.url.endswith("#times")
+    playwright.expect(page.locator('#days [aria-current="true"]')).to_have_count(1)
     page.locator(f'#days a[href*="date={slot.date:%Y-%m-%d}"]').click()
     assert page.url.endswith("#times")
     # the path taken, each step of it a way back

@@ -10,6 +10,7 @@ before sending it. What remains is a provider that took a request but does not l
 time the lease and the backoff have passed, which the channel's docstring states.
 """
 
+import functools
 import logging
 from datetime import datetime, timedelta
 
@@ -199,42 +200,92 @@ def _decision_kind(booking) -> str:
     return Kind.CONFIRMED if booking.status == booking.Status.CONFIRMED else Kind.REJECTED
 
 
+class _StandIn:
+    """A booking (or clinic) whose per-person fields read as placeholders: a batch renders a
+    text once for everyone it decides alike, then writes each person's values into it."""
+
+    def __init__(self, real, **placeholders):
+        self._real = real
+        self.__dict__.update(placeholders)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+_CODE, _LINK, _START_AGAIN, _WHEN, _CLINIC, _ADDRESS = (
+    f"\x00{name}\x00" for name in ("code", "link", "start", "when", "clinic", "address")
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _when(language: str, day, at) -> str:
+    """A slot's appointment as the texts say it (``slot_when``) in ``language`` (the active
+    one, passed for the cache's key): a pure function of its arguments, and a date format
+    costs more than the rest of a text."""
+    from vaxbook.dates import format_slot
+
+    return format_slot(day, at)
+
+
 def bookings_decided(bookings) -> None:
     """Inside the transaction that confirmed or rejected each of ``bookings`` (first doses):
     what ``booking_decided`` writes for each, in one INSERT … ON CONFLICT DO NOTHING (a
     decision announced before writes nothing new), published after commit over one broker
-    connection. Rendering the texts is per person; the round trips are per batch.
+    connection. The round trips are per batch.
 
-    The texts are the dearest part of a batch, so what does not depend on the person is done
-    once: the bookings are rendered language by language under one ``translation.override``
-    each, every template is looked up once, and a slot's appointment ("2026년 11월 27일 (금)
-    10:00 KST") is formatted once per language, where a hundred decisions share a few slots.
-    The words are the same as ``render`` writes."""
-    from vaxbook.template_dates import slot_when
-
+    Rendering the texts was most of a batch's cost, yet a confirmation or rejection differs
+    between people decided alike (same language, kind, channel, campaign, reason) only by
+    the code, the clinic, the appointment and the links. So each such text is rendered once,
+    under one ``translation.override`` per language, with placeholders, and each person's
+    values written into it (the appointment formatted once per process, ``_when``); a course
+    of more than one dose (its text lists the person's own doses) is rendered whole. The
+    words are the same as ``render`` writes (the tests compare them). A template that reads
+    more of the booking than its code, status and reject reason, or more of the slot than
+    its clinic's name and address and its time (``when``), must add that to ``shape``."""
     rows = []
     links = _link_templates()
-    templates = {}
     by_language: dict[str, list] = {}
     for booking in bookings:
         by_language.setdefault(booking.language, []).append(booking)
     for language, group in by_language.items():
         with translation.override(language):
             subjects = {kind: str(subject) for kind, subject in EMAIL_SUBJECTS.items()}
-            when = {}
+            shapes = {}
             for booking in group:
                 kind = _decision_kind(booking)
                 context = booking_context(booking, links=links)
-                if booking.slot_id not in when:
-                    when[booking.slot_id] = slot_when(booking.slot)
-                context["when"] = when[booking.slot_id]
                 channels = [(Notification.Channel.SMS, booking.phone, "")]
                 if booking.email:
                     channels.append((Notification.Channel.EMAIL, booking.email, subjects[kind]))
                 for channel, recipient, subject in channels:
                     name = f"notifications/{channel}/{kind}.txt"
-                    if name not in templates:
-                        templates[name] = get_template(name)
+                    if _multi_dose(booking):
+                        text = _tidy(get_template(name).render(context))
+                    else:
+                        shape = (name, booking.campaign_id, booking.status, booking.reject_reason)
+                        if shape not in shapes:
+                            shapes[shape] = get_template(name).render(
+                                context
+                                | {
+                                    "booking": _StandIn(booking, code=_CODE),
+                                    "clinic": _StandIn(
+                                        booking.slot.clinic, name=_CLINIC, address=_ADDRESS
+                                    ),
+                                    "when": _WHEN,
+                                    "link": _LINK,
+                                    "start_again": _START_AGAIN,
+                                }
+                            )
+                        slot, clinic = booking.slot, booking.slot.clinic
+                        text = _tidy(
+                            shapes[shape]
+                            .replace(_CODE, str(booking.code))
+                            .replace(_CLINIC, str(clinic.name))
+                            .replace(_ADDRESS, str(clinic.address))
+                            .replace(_WHEN, _when(language, slot.date, slot.start_time))
+                            .replace(_LINK, context["link"])
+                            .replace(_START_AGAIN, context["start_again"])
+                        )
                     rows.append(
                         Notification(
                             booking=booking,
@@ -242,7 +293,7 @@ def bookings_decided(bookings) -> None:
                             channel=channel,
                             recipient=recipient,
                             language=language,
-                            text=_tidy(templates[name].render(context)),
+                            text=text,
                             subject=subject,
                             key=booking_key(booking, kind, channel),
                             urgent=False,

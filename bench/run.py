@@ -93,9 +93,10 @@ def parse_args() -> argparse.Namespace:
         "--web-keepalive",
         type=int,
         default=10,
-        help="seconds a single web node keeps an idle client connection (gunicorn's default, "
-        "2 s, closes connections the simulated citizens are about to reuse on a busy machine: "
-        "measured); nodes behind the balancer keep them 75 s",
+        help="--server gthread/sync: seconds a single web node keeps an idle client connection "
+        "(gunicorn's default, 2 s, closes connections the simulated citizens are about to reuse "
+        "on a busy machine: measured); behind the balancer 75 s. granian keeps them as long as "
+        "the client does",
     )
     p.add_argument(
         "--web-nodes",

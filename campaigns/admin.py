@@ -87,6 +87,9 @@ class VaccineAdmin(admin.ModelAdmin):
         (_("Ages"), {"fields": ["min_age", "max_age"]}),
     ]
 
+    def save_model(self, request, obj, form, change):
+        services.save_vaccine(obj)
+
     @admin.display(description=_("Interval (days)"))
     def interval(self, vaccine: Vaccine) -> str:
         if vaccine.doses == 1 or vaccine.interval_recommended_days is None:
@@ -340,6 +343,12 @@ class CampaignAdmin(admin.ModelAdmin):
             waiting_room_enabled=form.cleaned_data.get("waiting_room_enabled", False),
             per_minute=form.cleaned_data.get("admission_rate_per_minute") or 1,
         )
+
+    def delete_model(self, request, obj):
+        services.delete_campaigns([obj])
+
+    def delete_queryset(self, request, queryset):
+        services.delete_campaigns(list(queryset))
 
     def save_related(self, request, form, formsets, change):
         campaign = form.instance

@@ -12,7 +12,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns import waiting_room
-from campaigns.models import AdmissionRate, BookingWindow, Campaign, QueueDraw, QueueDrawEntry
+from campaigns.models import (
+    AdmissionRate,
+    BookingWindow,
+    Campaign,
+    QueueDraw,
+    QueueDrawEntry,
+    Vaccine,
+)
 from campaigns.windows import windows_of
 from vaxbook.auditlog.models import AuditEvent
 from vaxbook.auditlog.services import record
@@ -180,11 +187,18 @@ def save_campaign(
     """
     fields = AUDITED_WINDOW_FIELDS + AUDITED_WAITING_ROOM_FIELDS
     with transaction.atomic():
+        old_slug = None
         if campaign.pk is not None:
             before = _audited_settings(campaign.pk, lock=True)
+            old_slug = (
+                Campaign.objects.filter(pk=campaign.pk).values_list("slug", flat=True).first()
+            )
         else:
             before = {name: Campaign._meta.get_field(name).get_default() for name in fields}
         campaign.save()
+        if old_slug is not None and old_slug != campaign.slug:
+            # the booking pages' guard holds the campaign by its slug (waiting_room.campaign_for)
+            waiting_room.forget_slug(old_slug)
         configure_waiting_room(campaign, enabled=waiting_room_enabled, per_minute=per_minute)
         for name, new in _audited_settings(campaign.pk).items():
             old = before.get(name)
@@ -235,6 +249,28 @@ def booking_window_changes_recorded(campaign: Campaign, *, actor) -> Iterator[No
     waiting_room.forget_config(campaign)
 
 
+def save_vaccine(vaccine: Vaccine) -> Vaccine:
+    """Save an official's edit of a vaccine. The booking pages read its doses and intervals
+    from the campaign each web process holds (``waiting_room.campaign_for``): every campaign of
+    this vaccine is forgotten, so the change is seen at once here and within the bound
+    everywhere else."""
+    with transaction.atomic():
+        vaccine.save()
+        for campaign in Campaign.objects.filter(vaccine=vaccine).only("pk", "slug"):
+            waiting_room.forget_config(campaign)
+    return vaccine
+
+
+def delete_campaigns(campaigns: Iterable[Campaign]) -> None:
+    """Delete campaigns (the admin's delete): every web process stops serving the held copy of
+    each (within the bound), and its booking pages answer 404."""
+    with transaction.atomic():
+        for campaign in campaigns:
+            slug = campaign.slug
+            campaign.delete()
+            waiting_room.forget_slug(slug)
+
+
 def publish_draws(campaign_ids: Iterable[int], *, actor) -> tuple[int, int]:
     """Publish the queue draws of these campaigns (their seeds and orders, at
     ``/queue/<slug>/draw/``), recording each newly published one. Campaigns not drawn yet are
@@ -249,6 +285,7 @@ def publish_draws(campaign_ids: Iterable[int], *, actor) -> tuple[int, int]:
         )
         Campaign.objects.filter(pk__in=[c.pk for c in newly]).update(draw_published=True)
         for campaign in newly:
+            waiting_room.forget_config(campaign)  # a field of the campaign the guard holds
             _record_campaign_event(
                 campaign,
                 AuditEvent.Action.WAITING_ROOM_CHANGED,

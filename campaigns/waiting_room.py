@@ -29,6 +29,7 @@ epoch and voids older tickets and passes.
 """
 
 import binascii
+import copy
 import enum
 import hashlib
 import hmac
@@ -236,6 +237,69 @@ def config_for(slug: str) -> QueueConfig | None:
     return config
 
 
+@dataclass(frozen=True)
+class _HeldCampaign:
+    """A campaign row (with its vaccine and windows) as this process holds it, for the
+    configuration's generation and build it was read under."""
+
+    campaign: Campaign
+    generation: int
+    build: str
+
+
+# slug → the campaign the booking pages' guard serves, valid while ``_held[slug]`` is the same
+# generation and build.
+_held_campaigns: dict[str, _HeldCampaign] = {}
+
+
+def campaign_for(slug: str) -> Campaign | None:
+    """The campaign with its vaccine and windows, as the booking window guard needs it on every
+    booking step, or None when there is no such campaign.
+
+    Held in this process under the configuration's generation (``config_for``): read from the
+    database only when the generation (or the shared copy's build) has moved, so an official's
+    change is seen at once here and within ``VAXBOOK_CONFIG_CACHE_SECONDS`` in every other
+    process, as the waiting room's configuration is. Each call returns a fresh shallow copy:
+    a view that sets an attribute or a cached relation on it does not change what another
+    request reads. Decisions re-read what they lock from the database (the worker re-checks the
+    window), so a copy is only ever as stale as the configuration is.
+    """
+    if config_for(slug) is None:
+        _held_campaigns.pop(slug, None)
+        return None
+    held = _held.get(slug)
+    kept = _held_campaigns.get(slug)
+    if (
+        held is None
+        or kept is None
+        or (kept.generation, kept.build) != (held.generation, held.build)
+    ):
+        campaign = (
+            Campaign.objects.select_related("vaccine")
+            .prefetch_related("windows")
+            .filter(slug=slug)
+            .first()
+        )
+        if campaign is None:
+            _held_campaigns.pop(slug, None)
+            return None
+        if held is None:  # forgotten meanwhile by another thread: serve it, hold nothing
+            return campaign
+        kept = _HeldCampaign(campaign, held.generation, held.build)
+        _held_campaigns[slug] = kept
+    return _fresh_copy(kept.campaign)
+
+
+def _fresh_copy(campaign: Campaign) -> Campaign:
+    # copy.copy gives the instance its own __dict__ and related-object cache; the prefetched
+    # windows' dict is copied too, so a prefetch on one request's copy stays its own.
+    copied = copy.copy(campaign)
+    prefetched = getattr(campaign, "_prefetched_objects_cache", None)
+    if prefetched is not None:
+        copied._prefetched_objects_cache = dict(prefetched)
+    return copied
+
+
 def _from_dict(cached: dict) -> QueueConfig:
     return QueueConfig(
         **{
@@ -249,19 +313,26 @@ def _from_dict(cached: dict) -> QueueConfig:
 
 def forget_config(campaign: Campaign) -> None:
     """Call after any change to what ``QueueConfig`` holds (rates, windows, the room on or off,
-    the pass's minutes, the name). The calling process sees the change at once, every other
+    the pass's minutes, the name) or to what ``campaign_for`` holds (any field of the campaign,
+    its windows, its vaccine). The calling process sees the change at once, every other
     within ``VAXBOOK_CONFIG_CACHE_SECONDS``.
 
     Done now (the same transaction reads its own writes) and again once the transaction
     commits: another process may have rebuilt the old rows in between and stored them under
     the generation bumped first; the second bump voids that copy.
     """
-    _forget(campaign.slug)
-    transaction.on_commit(lambda: _forget(campaign.slug))
+    forget_slug(campaign.slug)
+
+
+def forget_slug(slug: str) -> None:
+    """``forget_config`` by slug: for a campaign whose slug was changed or that was deleted."""
+    _forget(slug)
+    transaction.on_commit(lambda: _forget(slug))
 
 
 def _forget(slug: str) -> None:
     _held.pop(slug, None)
+    _held_campaigns.pop(slug, None)
     cache.delete(f"wr:{slug}:config")  # the previous release's copy, during a rolling deploy
     cache.add(_generation_key(slug), 0, timeout=None)
     cache.incr(_generation_key(slug))
@@ -270,6 +341,7 @@ def _forget(slug: str) -> None:
 def forget_held_configs() -> None:
     """Drop every configuration this process holds (tests: each starts with empty caches)."""
     _held.clear()
+    _held_campaigns.clear()
 
 
 def _state_timeout(config: QueueConfig, now: float) -> int:

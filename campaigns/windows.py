@@ -210,14 +210,9 @@ def booking_window_required(view: Callable | None = None, *, json: bool = False)
         @functools.wraps(inner)
         def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             slug = kwargs.get("campaign")
-            campaign = (
-                Campaign.objects.select_related("vaccine")
-                .prefetch_related("windows")
-                .filter(slug=slug)
-                .first()
-                if slug
-                else None
-            )
+            # Held per process under the configuration's generation (no query on a warm
+            # process); a fresh copy per request.
+            campaign = waiting_room.campaign_for(slug) if slug else None
             if campaign is None:
                 if json:
                     return JsonResponse({"detail": gettext("No such campaign.")}, status=404)

@@ -41,6 +41,8 @@ for line in sys.stdin:
 
 
 class OtherProcess:
+    script = OTHER_PROCESS  # what the child runs (a subclass may run its own)
+
     def __init__(self) -> None:
         base = settings.DATABASE_URL.rsplit("/", 1)[0]
         env = {
@@ -50,7 +52,7 @@ class OtherProcess:
             "REDIS_URL": settings.REDIS_URL,
         }
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-            [sys.executable, "-c", OTHER_PROCESS],
+            [sys.executable, "-c", self.script],
             cwd=settings.BASE_DIR,
             env=env,
             stdin=subprocess.PIPE,

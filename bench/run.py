@@ -12,8 +12,8 @@ kept-alive connection closed under it, a citizen not served, or a node late with
 
 --find-rate instead repeats short openings (everything reset each time) over admission rates,
 galloping up from --rate-low then bisecting, to find the highest rate a minute at which every
-step's p99 stays under a second with no error, no lost connection and no broken invariant; it
-writes it as `sustainable_admission_per_minute` (read by the capacity planner).
+step's p99 after admission stays under a second with no error, no lost connection and no
+broken invariant; it writes it as `sustainable_admission_per_minute` (read by the capacity planner).
 """
 
 import argparse
@@ -377,7 +377,8 @@ def find_rate(args, env, tmp: Path) -> int:
         probes.append(result)
         print(
             f"  {'pass' if result['passed'] else 'FAIL'}: worst p99 {result['max_p99_ms']} ms "
-            f"({result['worst_step']}); {result['why'] or 'all steps under 1 s'}"
+            f"({result['worst_step']}); {result['why'] or 'all steps under 1 s'}; "
+            f"arrival p99 (not judged) {result['arrival_p99_ms']}"
         )
         return result["passed"]
 
@@ -413,6 +414,11 @@ def find_rate(args, env, tmp: Path) -> int:
     return 0 if passing is not None else 1
 
 
+# The steps of a person's arrival (before the waiting room admits them): they take the whole
+# crowd at once whatever the admission rate, so --find-rate reports them without judging by them.
+ARRIVAL_STEPS = ("arrive", "queue_page", "queue_join")
+
+
 def probe(args, env, tmp: Path, rate: int) -> dict:
     """One short opening at `rate` people a minute, on a fresh database and Redis db."""
     from django.apps import apps
@@ -428,7 +434,10 @@ def probe(args, env, tmp: Path, rate: int) -> dict:
     campaign = seed(settings, opening)
     memory = {}
     outcomes = replay_opening(settings, env, tmp, campaign, opening, memory)
-    steps = {step: percentiles(values) for step, values in step_timings(outcomes).items()}
+    every = {step: percentiles(values) for step, values in step_timings(outcomes).items()}
+    # The rate governs what comes after admission; the crowd's arrival (the same whatever the
+    # rate) is reported apart, or a crowd too big for its spread would fail every rate.
+    steps = {s: p for s, p in every.items() if s not in ARRIVAL_STEPS}
     worst = max(steps, key=lambda step: steps[step]["p99_ms"], default=None)
     worst_p99 = steps[worst]["p99_ms"] if worst else None
     results = Counter(o.result for o in outcomes)
@@ -461,6 +470,7 @@ def probe(args, env, tmp: Path, rate: int) -> dict:
         "connection_retries": retries,
         "invariants_broken": broken,
         "steps_p99_ms": {s: p["p99_ms"] for s, p in sorted(steps.items())},
+        "arrival_p99_ms": {s: every[s]["p99_ms"] for s in ARRIVAL_STEPS if s in every},
         "peak_rss_total_mb": {
             server: memory_summary(processes)["total_mb"] for server, processes in memory.items()
         },

@@ -78,6 +78,20 @@ def official(db):
 
 
 @pytest.fixture
+def broker():
+    """The real Redis broker (a redis-py client on it), its queues emptied before and after
+    the test."""
+    import redis
+
+    from vaxbook.celery import app
+
+    app.control.purge()
+    with redis.Redis.from_url(app.conf.broker_url) as connection:
+        yield connection
+    app.control.purge()
+
+
+@pytest.fixture
 def start_worker():
     """Starts real Celery worker processes on the test database and the real Redis broker;
     they are stopped after the test.

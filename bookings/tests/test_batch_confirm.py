@@ -6,16 +6,13 @@ set, which that task's batch takes.
 """
 
 import random
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import time as clock_time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import redis
-from django.db import connection
 from django.db.models import Count
 
 from bookings import services, tasks
@@ -23,6 +20,7 @@ from bookings.errors import NotCancellable, SlotUnavailable
 from bookings.models import Booking
 from bookings.tests.doses import assert_places_add_up, course_slots, identity, two_dose_campaign
 from bookings.tests.factories import BookingFactory
+from bookings.tests.threads import in_threads
 from campaigns.tests.factories import CampaignFactory
 from clinics.models import Slot
 from clinics.tests.factories import ClinicFactory, SlotFactory
@@ -153,49 +151,26 @@ def test_the_sweep_decides_in_batches_oldest_first_and_leaves_fresh_bookings(set
     assert _statuses([fresh]) == ["pending"]
 
 
-@pytest.fixture
-def confirmation_queue():
-    """The confirmation queue of the test's broker, emptied before and after."""
-    app.control.purge()
-    with redis.Redis.from_url(app.conf.broker_url) as broker:
-        yield broker
-    app.control.purge()
-
-
 @pytest.mark.django_db
 def test_a_booking_made_while_a_confirmation_waits_in_the_queue_publishes_nothing(
-    confirmation_queue,
+    broker,
 ):
     slot = SlotFactory(capacity=5)
     first, second = BookingFactory.create_batch(2, slot=slot)
     services._enqueue_confirmation(first.pk)
-    assert confirmation_queue.llen(services.CONFIRMATION_QUEUE) == 1
+    assert broker.llen(services.CONFIRMATION_QUEUE) == 1
     services._enqueue_confirmation(second.pk)  # the task queued will take it
-    assert confirmation_queue.llen(services.CONFIRMATION_QUEUE) == 1
+    assert broker.llen(services.CONFIRMATION_QUEUE) == 1
 
     # that task (run here): it takes the mark off, then decides what is pending
     services.confirm_booking(first.pk, others=10)
     assert _statuses([first, second]) == ["confirmed", "confirmed"]
     third = BookingFactory(slot=slot)
     services._enqueue_confirmation(third.pk)  # no task waits: it gets its own
-    assert confirmation_queue.llen(services.CONFIRMATION_QUEUE) == 2
+    assert broker.llen(services.CONFIRMATION_QUEUE) == 2
 
 
 # -- many batches at once, with moves and cancellations --------------------------------------
-
-
-def _in_threads(work, items: list) -> list:
-    barrier = threading.Barrier(len(items))
-
-    def run(item):
-        try:
-            barrier.wait(timeout=30)
-            return work(item)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(items)) as pool:
-        return list(pool.map(run, items))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -230,7 +205,7 @@ def test_parallel_batches_moves_and_cancellations_keep_every_count_true():
 
     jobs = [("confirm", n) for n in range(6)]
     jobs += [("move", n) for n in range(0, 6)] + [("cancel", n) for n in range(6, 12)]
-    outcomes = _in_threads(work, jobs)
+    outcomes = in_threads(work, jobs)
 
     assert not Booking.objects.filter(status="pending").exists()
     assert sum(outcomes[:6]) == len(pending)  # every booking decided, by one batch each

@@ -19,10 +19,8 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import time as clock_time
 from pathlib import Path
 
@@ -36,6 +34,7 @@ from django.urls import reverse
 from bookings import services, tasks
 from bookings.models import Booking
 from bookings.tests.factories import BookingFactory
+from bookings.tests.threads import in_threads
 from campaigns.tests.factories import CampaignFactory
 from clinics.models import Slot
 from clinics.tests.factories import ClinicFactory, SlotFactory
@@ -102,22 +101,6 @@ def _assert_every_booking_decided_once(slots: list[Slot]) -> None:
     assert not Booking.objects.filter(decided_at=None).exists()
     codes = list(Booking.objects.exclude(code=None).values_list("code", flat=True))
     assert len(codes) == len(set(codes)) == Booking.objects.filter(status="confirmed").count()
-
-
-def _in_threads(work, items: list) -> list:
-    """Runs ``work(item)`` for every item in its own thread, all released at once by a
-    barrier; each thread has (and closes) its own database connection."""
-    barrier = threading.Barrier(len(items))
-
-    def run(item):
-        try:
-            barrier.wait(timeout=30)
-            return work(item)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(items)) as pool:
-        return list(pool.map(run, items))
 
 
 @pytest.fixture
@@ -395,7 +378,7 @@ def test_giving_up_leaves_a_decided_booking_alone():
 def test_the_same_confirmation_run_at_once_in_many_threads_moves_the_counter_once():
     [slot] = _slots([10])
     booking = BookingFactory(slot=slot)
-    decided = _in_threads(lambda _: services.confirm_booking(booking.pk), list(range(8)))
+    decided = in_threads(lambda _: services.confirm_booking(booking.pk), list(range(8)))
     slot.refresh_from_db()
     booking.refresh_from_db()
     assert slot.booked == 1
@@ -416,7 +399,7 @@ def test_control_without_the_locked_state_check_the_counter_moves_more_than_once
                     booked=F("booked") + 1
                 )
 
-    _in_threads(naive_confirm, list(range(8)))
+    in_threads(naive_confirm, list(range(8)))
     slot.refresh_from_db()
     assert slot.booked > 1, "without the protection one booking takes several places"
 
@@ -457,7 +440,7 @@ def test_fifty_simultaneous_submissions_for_one_person_make_one_booking(settings
         return response.status_code, response.json()
 
     try:
-        answers = _in_threads(submit, list(range(50)))
+        answers = in_threads(submit, list(range(50)))
     finally:
         app.control.purge()  # the one confirmation published; no worker runs here
     statuses = Counter(status for status, _ in answers)

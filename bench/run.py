@@ -114,8 +114,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--find-rate",
         action="store_true",
-        help="find the highest admission rate a minute at which every step's p99 < 1 s "
-        "(short openings of --probe-citizens each, over rates from --rate-low to --rate-high)",
+        help="find the highest admission rate a minute at which every step after admission "
+        "has p99 < 1 s (short openings of --probe-citizens each, over rates from --rate-low "
+        "to --rate-high)",
     )
     p.add_argument(
         "--probe-citizens",

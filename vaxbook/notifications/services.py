@@ -227,6 +227,36 @@ def _when(language: str, day, at) -> str:
     return format_slot(day, at)
 
 
+def _batch_text(booking, name: str, context: dict, *, language: str, shapes: dict) -> str:
+    """The text of template ``name`` for ``booking`` in a batch (the active language is
+    ``language``): rendered once per shape with placeholders, kept in ``shapes``, and this
+    person's values written in; a course of several doses is rendered whole."""
+    if _multi_dose(booking):
+        return _tidy(get_template(name).render(context))
+    shape = (name, booking.campaign_id, booking.status, booking.reject_reason)
+    if shape not in shapes:
+        shapes[shape] = get_template(name).render(
+            context
+            | {
+                "booking": _StandIn(booking, code=_CODE),
+                "clinic": _StandIn(booking.slot.clinic, name=_CLINIC, address=_ADDRESS),
+                "when": _WHEN,
+                "link": _LINK,
+                "start_again": _START_AGAIN,
+            }
+        )
+    slot, clinic = booking.slot, booking.slot.clinic
+    return _tidy(
+        shapes[shape]
+        .replace(_CODE, str(booking.code))
+        .replace(_CLINIC, str(clinic.name))
+        .replace(_ADDRESS, str(clinic.address))
+        .replace(_WHEN, _when(language, slot.date, slot.start_time))
+        .replace(_LINK, context["link"])
+        .replace(_START_AGAIN, context["start_again"])
+    )
+
+
 def bookings_decided(bookings) -> None:
     """Inside the transaction that confirmed or rejected each of ``bookings`` (first doses):
     what ``booking_decided`` writes for each, in one INSERT … ON CONFLICT DO NOTHING (a
@@ -241,7 +271,8 @@ def bookings_decided(bookings) -> None:
     of more than one dose (its text lists the person's own doses) is rendered whole. The
     words are the same as ``render`` writes (the tests compare them). A template that reads
     more of the booking than its code, status and reject reason, or more of the slot than
-    its clinic's name and address and its time (``when``), must add that to ``shape``."""
+    its clinic's name and address and its time (``when``), must add that to ``shape`` in
+    ``_batch_text``."""
     rows = []
     links = _link_templates()
     by_language: dict[str, list] = {}
@@ -258,34 +289,6 @@ def bookings_decided(bookings) -> None:
                 if booking.email:
                     channels.append((Notification.Channel.EMAIL, booking.email, subjects[kind]))
                 for channel, recipient, subject in channels:
-                    name = f"notifications/{channel}/{kind}.txt"
-                    if _multi_dose(booking):
-                        text = _tidy(get_template(name).render(context))
-                    else:
-                        shape = (name, booking.campaign_id, booking.status, booking.reject_reason)
-                        if shape not in shapes:
-                            shapes[shape] = get_template(name).render(
-                                context
-                                | {
-                                    "booking": _StandIn(booking, code=_CODE),
-                                    "clinic": _StandIn(
-                                        booking.slot.clinic, name=_CLINIC, address=_ADDRESS
-                                    ),
-                                    "when": _WHEN,
-                                    "link": _LINK,
-                                    "start_again": _START_AGAIN,
-                                }
-                            )
-                        slot, clinic = booking.slot, booking.slot.clinic
-                        text = _tidy(
-                            shapes[shape]
-                            .replace(_CODE, str(booking.code))
-                            .replace(_CLINIC, str(clinic.name))
-                            .replace(_ADDRESS, str(clinic.address))
-                            .replace(_WHEN, _when(language, slot.date, slot.start_time))
-                            .replace(_LINK, context["link"])
-                            .replace(_START_AGAIN, context["start_again"])
-                        )
                     rows.append(
                         Notification(
                             booking=booking,
@@ -293,7 +296,13 @@ def bookings_decided(bookings) -> None:
                             channel=channel,
                             recipient=recipient,
                             language=language,
-                            text=text,
+                            text=_batch_text(
+                                booking,
+                                f"notifications/{channel}/{kind}.txt",
+                                context,
+                                language=language,
+                                shapes=shapes,
+                            ),
                             subject=subject,
                             key=booking_key(booking, kind, channel),
                             urgent=False,

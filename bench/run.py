@@ -30,6 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
+from bench.cpu import TierMeter
 from bench.invalidation import Probe, seed_probe_campaign
 from bench.pagecost import print_page_cost
 from bench.pipeline import confirm_pipeline, pgbench, wait_decided
@@ -314,9 +315,9 @@ def main() -> int:
     prepare(args, env)
     opening = opening_time(args)
     campaign = seed(args, opening)
-    memory, page_cost, invalidation = {}, {}, {}
+    memory, page_cost, invalidation, cpu = {}, {}, {}, {}
     outcomes = replay_opening(
-        args, env, tmp, campaign, opening, memory, page_cost, invalidation=invalidation
+        args, env, tmp, campaign, opening, memory, page_cost, invalidation=invalidation, cpu=cpu
     )
     print("Confirm pipeline alone…")
     pipeline = confirm_pipeline(args, tmp, env)
@@ -327,6 +328,7 @@ def main() -> int:
     report["peak_rss"] = memory_report(memory)
     report["page_cost"] = page_cost
     report["config_invalidation"] = invalidation
+    report["cpu_by_tier"] = cpu
     if args.queue_seconds:
         print("Waiting room status polls…")
         report["queue_status"] = queue_status_phase(args, env, tmp, report)
@@ -549,12 +551,14 @@ def replay_opening(
     page_cost: dict | None = None,
     *,
     invalidation: dict | None = None,
+    cpu: dict | None = None,
 ) -> list:
     """The citizens through the opening on the live servers, until the last is decided;
     `memory` gets the servers' peak RSS, `page_cost` (when given) what a booking page costs
     the web processes against the one-line view, measured on the same servers after the surge;
     `invalidation` (when given) when each node saw an official's rate change made during the
-    surge (bench.invalidation)."""
+    surge (bench.invalidation); `cpu` (when given) the CPU each tier spent from the first
+    citizen's start to the last decision, and per confirmed booking (bench.cpu)."""
     from bench.citizens import run_citizens
     from bench.pagecost import PAGE_CITIZENS, measure_page_cost
 
@@ -567,6 +571,9 @@ def replay_opening(
             after = opening.timestamp() - time.time() + args.spread + 1
             checking = Probe(base, node_urls(args), probe_campaign, delay=after)
             checking.start()
+        meter = TierMeter()
+        meter.start()
+        started = time.time()
         outcomes = run_citizens(
             base,
             campaign.slug,
@@ -580,6 +587,10 @@ def replay_opening(
             checking.join()
             invalidation.update(checking.result)
         wait_decided(campaign, 120)  # the last confirmations before the servers stop
+        meter.stop()
+        if cpu is not None:
+            confirmed = sum(1 for o in outcomes if o.result == "confirmed")
+            cpu.update(meter.result(per=confirmed, seconds=time.time() - started))
         if page_cost is not None:
             print("Page cost…")
             more = range(args.citizens, args.citizens + PAGE_CITIZENS)  # not booked yet
@@ -783,6 +794,16 @@ def print_table(r: dict, stamp: str) -> None:
             f"in a line of a million at {q['line_admission_per_minute']}/min "
             f"({q['line_rate_source']}) → {q['people_waiting_per_core']:,} people waiting per "
             f"web core, a million on {q['cores_for_a_million_waiting']} cores (target ≤ 8)"
+        )
+    if c := r.get("cpu_by_tier"):
+        tiers = ", ".join(
+            f"{tier} {t['ms_per_booking']} ms ({t['share']:.0%})"
+            for tier, t in sorted(c["tiers"].items(), key=lambda item: -item[1]["cpu_s"])
+            if t["share"] is not None
+        )
+        print(
+            f"  CPU per confirmed booking, first citizen to last decision ({c['seconds']} s, "
+            f"{c['cores_busy']} cores busy): {tiers}"
         )
     print(f"  verdict: {'FAIL ' + str(failures(r)) if failures(r) else 'pass'}")
     if r.get("page_cost"):

@@ -87,7 +87,6 @@ class TierMeter:
         return {
             "seconds": round(seconds, 1),
             "machine_busy_cpu_s": round(self.busy, 1),
-            "cores_busy": round(self.busy / seconds, 2) if seconds else None,
             "per": per,
             "tiers": {
                 tier: {

@@ -802,8 +802,8 @@ def print_table(r: dict, stamp: str) -> None:
             if t["share"] is not None
         )
         print(
-            f"  CPU per confirmed booking, first citizen to last decision ({c['seconds']} s, "
-            f"{c['cores_busy']} cores busy): {tiers}"
+            f"  CPU per confirmed booking ({c['machine_busy_cpu_s']} CPU-s busy from the "
+            f"citizens' start, before the opening, to the last decision): {tiers}"
         )
     print(f"  verdict: {'FAIL ' + str(failures(r)) if failures(r) else 'pass'}")
     if r.get("page_cost"):

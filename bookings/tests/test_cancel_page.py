@@ -10,6 +10,7 @@ from django.utils import timezone
 from bookings import services
 from bookings.errors import NotCancellable
 from bookings.models import Booking
+from bookings.tests.clock import midday_in_korea
 from bookings.tests.factories import BookingFactory
 from bookings.tests.page import parse
 from clinics.tests.factories import ClinicFactory, SlotFactory, UserFactory
@@ -80,6 +81,14 @@ def test_the_cancel_page_is_only_for_the_browser_that_may_manage_the_booking(slo
     assert Client().get(unknown).status_code == 404
 
 
+@pytest.fixture
+def away_from_midnight():
+    """A booking for today is checked in: it must still be today when it is."""
+    with midday_in_korea():
+        yield
+
+
+@pytest.mark.usefixtures("away_from_midnight")
 def test_cancelling_is_refused_after_check_in_and_changes_nothing():
     today = SlotFactory(date=timezone.localdate(), capacity=3)
     booking = _confirmed(today)

@@ -29,6 +29,7 @@ from bookings.errors import (
 )
 from bookings.identity import Identity, decrypt_rrn, parse_rrn
 from bookings.models import Booking
+from bookings.tests.clock import midday_in_korea
 from bookings.tests.factories import BookingFactory, rrn_for
 from bookings.tests.flow import identify
 from campaigns import services as campaign_services
@@ -589,6 +590,14 @@ def _check_in_url(clinic, booking) -> str:
     return f"/api/clinics/{clinic.code}/bookings/{booking.code}/check-in/"
 
 
+@pytest.fixture
+def away_from_midnight():
+    """Another day than today, and today, as the check-in then sees them: not across midnight."""
+    with midday_in_korea():
+        yield
+
+
+@pytest.mark.usefixtures("away_from_midnight")
 @pytest.mark.parametrize("days", [-1, 1, 7])
 def test_staff_cannot_check_a_person_in_on_another_day(staff_client, days):
     client, clinic, _ = staff_client
@@ -605,6 +614,7 @@ def test_staff_cannot_check_a_person_in_on_another_day(staff_client, days):
     assert booking.checked_in_at is None and booking.checked_in_by is None
 
 
+@pytest.mark.usefixtures("away_from_midnight")
 def test_staff_check_a_person_in_on_the_day_once(staff_client):
     client, clinic, user = staff_client
     slot = SlotFactory(clinic=clinic, date=timezone.localdate())

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from bookings import services
 from bookings.models import Booking
+from bookings.tests.clock import start_of_the_limits_windows
 from bookings.tests.factories import BookingFactory
 from bookings.tests.flow import identify
 from bookings.tests.page import parse
@@ -144,6 +145,14 @@ def test_a_wrong_entry_is_shown_on_its_field_and_nothing_is_sent(client, data, f
     assert not Notification.objects.filter(kind="code_recovery").exists()
 
 
+@pytest.fixture
+def one_limits_window():
+    """All of the test's attempts in one window of the limits (they count per fixed window)."""
+    with start_of_the_limits_windows():
+        yield
+
+
+@pytest.mark.usefixtures("one_limits_window")
 def test_recovery_is_limited_per_person(client, settings):
     settings.VAXBOOK_THROTTLE_PER_PERSON = 2
     _confirmed()
@@ -154,6 +163,7 @@ def test_recovery_is_limited_per_person(client, settings):
     assert not Notification.objects.filter(kind="code_recovery").exists()
 
 
+@pytest.mark.usefixtures("one_limits_window")
 def test_recovery_is_limited_per_phone(client, settings):
     settings.VAXBOOK_THROTTLE_PER_PERSON = 2
     _confirmed()
@@ -163,6 +173,7 @@ def test_recovery_is_limited_per_phone(client, settings):
     assert not Notification.objects.filter(kind="code_recovery").exists()
 
 
+@pytest.mark.usefixtures("one_limits_window")
 def test_recovery_is_limited_per_address(settings):
     settings.VAXBOOK_THROTTLE_PER_ADDRESS = 2
     _confirmed()

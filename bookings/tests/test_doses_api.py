@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from bookings import services
 from bookings.models import Booking
+from bookings.tests.clock import start_of_the_limits_windows
 from bookings.tests.doses import (
     RECOMMENDED,
     assert_places_add_up,
@@ -380,6 +381,14 @@ def test_a_booking_not_confirmed_or_a_slot_not_offered_is_refused(api):
     assert_places_add_up()
 
 
+@pytest.fixture
+def one_limits_window():
+    """All of the test's attempts in one window of the limits (they count per fixed window)."""
+    with start_of_the_limits_windows():
+        yield
+
+
+@pytest.mark.usefixtures("one_limits_window")
 def test_moves_are_limited_per_person(api, course, settings):
     booking, firsts, _ = course
     settings.VAXBOOK_THROTTLE_PER_PERSON = 2

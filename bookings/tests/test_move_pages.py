@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.models import Booking
+from bookings.tests.clock import start_of_the_limits_windows
 from bookings.tests.doses import (
     RECOMMENDED,
     assert_places_add_up,
@@ -277,6 +278,14 @@ def test_a_time_of_another_campaign_or_clinic_or_the_same_time_is_refused(course
     assert _where(booking) == [(1, firsts[0].pk, "confirmed"), (2, seconds[0].pk, "confirmed")]
 
 
+@pytest.fixture
+def one_limits_window():
+    """All of the test's attempts in one window of the limits (they count per fixed window)."""
+    with start_of_the_limits_windows():
+        yield
+
+
+@pytest.mark.usefixtures("one_limits_window")
 def test_moves_are_limited_per_person(course, settings):
     settings.VAXBOOK_THROTTLE_PER_PERSON = 2
     booking, firsts, *_ = course

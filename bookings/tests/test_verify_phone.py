@@ -17,6 +17,7 @@ from bookings import services, steps
 from bookings.errors import PhoneNotVerified
 from bookings.identity import Identity
 from bookings.models import Booking
+from bookings.tests.clock import start_of_the_limits_windows
 from bookings.tests.factories import BookingFactory
 from bookings.tests.flow import identify, submit, token_of
 from bookings.tests.page import parse
@@ -235,6 +236,14 @@ def test_the_api_refuses_a_campaign_that_wants_a_verified_phone(slot):
     assert Booking.objects.count() == 0 and not Notification.objects.exists()
 
 
+@pytest.fixture
+def one_limits_window():
+    """All of the test's attempts in one window of the limits (they count per fixed window)."""
+    with start_of_the_limits_windows():
+        yield
+
+
+@pytest.mark.usefixtures("one_limits_window")
 def test_codes_sent_are_limited_per_phone(client, slot, settings):
     settings.VAXBOOK_PHONE_CODE_SENDS = 2
     for n in range(2):
@@ -250,6 +259,7 @@ def test_codes_sent_are_limited_per_phone(client, slot, settings):
     assert Booking.objects.count() == 0
 
 
+@pytest.mark.usefixtures("one_limits_window")
 def test_codes_sent_are_limited_per_address(client, slot, settings):
     settings.VAXBOOK_PHONE_CODE_SENDS_PER_ADDRESS = 2
     code_url = _to_code_step(client, slot)  # the first text
@@ -260,6 +270,7 @@ def test_codes_sent_are_limited_per_address(client, slot, settings):
     assert Notification.objects.filter(kind="phone_code").count() == 2
 
 
+@pytest.mark.usefixtures("one_limits_window")
 def test_code_tries_are_limited_per_person(client, slot, settings):
     settings.VAXBOOK_THROTTLE_PER_PERSON = 4
     settings.VAXBOOK_PHONE_CODE_TRIES = 100
@@ -272,6 +283,7 @@ def test_code_tries_are_limited_per_person(client, slot, settings):
     assert Booking.objects.count() == 0 and not client.session["booking_flow"]["verified_phone"]
 
 
+@pytest.mark.usefixtures("one_limits_window")
 def test_code_tries_are_limited_per_address(slot, settings):
     settings.VAXBOOK_THROTTLE_PER_ADDRESS = 3
     first, second = Client(), Client()  # two people behind one address

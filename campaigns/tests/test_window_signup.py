@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from bookings.tests.clock import start_of_the_limits_windows
 from campaigns.models import BookingWindow, WindowSignup
 from campaigns.tests.factories import CampaignFactory
 from vaxbook.notifications.models import Notification
@@ -189,6 +190,14 @@ def test_a_birth_date_whose_window_is_open_or_past_is_not_signed_up(campaign):
     assert sign_up(Client(), campaign, born=date(1963, 5, 12)).status_code == 303
 
 
+@pytest.fixture
+def one_limits_window():
+    """All of the test's attempts in one window of the limits (they count per fixed window)."""
+    with start_of_the_limits_windows():
+        yield
+
+
+@pytest.mark.usefixtures("one_limits_window")
 def test_signing_up_is_limited_per_address(campaign, settings):
     settings.VAXBOOK_THROTTLE_PER_ADDRESS = 2
     client = Client()
@@ -199,6 +208,7 @@ def test_signing_up_is_limited_per_address(campaign, settings):
     assert WindowSignup.objects.count() == 2
 
 
+@pytest.mark.usefixtures("one_limits_window")
 def test_forms_with_mistakes_count_against_the_address_too(campaign, settings):
     settings.VAXBOOK_THROTTLE_PER_ADDRESS = 2
     client = Client()
@@ -206,6 +216,7 @@ def test_forms_with_mistakes_count_against_the_address_too(campaign, settings):
     assert statuses == [400, 400, 429]
 
 
+@pytest.mark.usefixtures("one_limits_window")
 def test_signing_up_is_limited_per_phone(campaign, settings):
     settings.VAXBOOK_THROTTLE_PER_PERSON = 2
     for n in range(2):
@@ -216,6 +227,7 @@ def test_signing_up_is_limited_per_phone(campaign, settings):
     assert WindowSignup.objects.count() == 2
 
 
+@pytest.mark.usefixtures("one_limits_window")
 def test_no_code_is_texted_beyond_the_phones_limit_of_codes(campaign, settings):
     settings.VAXBOOK_PHONE_CODE_SENDS = 1
     assert sign_up(Client(REMOTE_ADDR="198.51.100.1"), campaign).status_code == 303
@@ -225,6 +237,7 @@ def test_no_code_is_texted_beyond_the_phones_limit_of_codes(campaign, settings):
     assert WindowSignup.objects.count() == 1  # nothing written for the refused one
 
 
+@pytest.mark.usefixtures("one_limits_window")
 def test_typing_codes_is_limited_per_phone(campaign, settings):
     settings.VAXBOOK_THROTTLE_PER_PERSON = 3
     client = Client()

@@ -10,6 +10,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from bookings.tests.clock import start_of_the_limits_windows
+
 pytestmark = pytest.mark.django_db
 
 LOGIN = reverse("admin-login")
@@ -30,6 +32,8 @@ SPELLINGS = [
 def tight(settings):
     settings.VAXBOOK_ADMIN_LOGIN_FAILURES = 3
     settings.VAXBOOK_THROTTLE_WINDOW_SECONDS = 600
+    with start_of_the_limits_windows():  # all of a test's tries in one window
+        yield
 
 
 @pytest.fixture
@@ -85,6 +89,14 @@ def test_the_lock_lifts_after_the_window(tight, official):
         assert _login(client, "official", RIGHT).status_code == 302
 
 
+@pytest.fixture
+def one_limits_window():
+    """All of the test's attempts in one window of the limits (they count per fixed window)."""
+    with start_of_the_limits_windows():
+        yield
+
+
+@pytest.mark.usefixtures("one_limits_window")
 def test_one_address_spraying_many_user_names_is_bounded(settings, official):
     settings.VAXBOOK_THROTTLE_PER_ADDRESS = 5
     client = Client(REMOTE_ADDR="10.7.7.7")

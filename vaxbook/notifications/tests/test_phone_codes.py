@@ -13,6 +13,7 @@ import time_machine
 from django.db import transaction
 from django.utils import translation
 
+from bookings.tests.clock import start_of_the_limits_windows
 from vaxbook.notifications import phone_codes
 from vaxbook.notifications.models import Notification
 from vaxbook.notifications.phone_codes import Purpose, TooManyCodes, check_code, issue_code
@@ -148,6 +149,14 @@ def test_a_phone_gets_only_so_many_codes_a_day(settings):
         assert Notification.objects.filter(kind="phone_code").count() == 3
 
 
+@pytest.fixture
+def one_limits_window():
+    """All of the test's attempts in one window of the limits (they count per fixed window)."""
+    with start_of_the_limits_windows():
+        yield
+
+
+@pytest.mark.usefixtures("one_limits_window")
 @pytest.mark.django_db
 def test_codes_are_limited_per_address(settings):
     settings.VAXBOOK_PHONE_CODE_SENDS_PER_ADDRESS = 2

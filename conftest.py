@@ -164,3 +164,23 @@ def _quick_proof_of_work(settings):
     (one PBKDF2 iteration a try) so the suite solves hundreds of them; the browser test sets
     its own, higher cost."""
     settings.VAXBOOK_QUEUE_POW_COST = 1
+
+
+@pytest.fixture
+def away_from_midnight():
+    """Today's noon in Korea, the clock running from there: for tests that set up today's
+    bookings and then have the code judge "today", which across midnight KST is yesterday."""
+    from bookings.tests.clock import midday_in_korea
+
+    with midday_in_korea():
+        yield
+
+
+@pytest.fixture
+def one_limits_window():
+    """All of a test's attempts in one window of the abuse limits, which count per fixed
+    window: attempts straddling a window's end would be counted in two and none refused."""
+    from bookings.tests.clock import start_of_the_limits_windows
+
+    with start_of_the_limits_windows():
+        yield

@@ -10,7 +10,6 @@ from django.utils import timezone
 from bookings import services
 from bookings.errors import NotCancellable
 from bookings.models import Booking
-from bookings.tests.clock import midday_in_korea
 from bookings.tests.factories import BookingFactory
 from bookings.tests.page import parse
 from clinics.tests.factories import ClinicFactory, SlotFactory, UserFactory
@@ -79,13 +78,6 @@ def test_the_cancel_page_is_only_for_the_browser_that_may_manage_the_booking(slo
     assert parse(stranger).find("form", action=cancel_url) is None
     unknown = reverse("bookings:cancel", kwargs={"public_id": UNKNOWN})
     assert Client().get(unknown).status_code == 404
-
-
-@pytest.fixture
-def away_from_midnight():
-    """A booking for today is checked in: it must still be today when it is."""
-    with midday_in_korea():
-        yield
 
 
 @pytest.mark.usefixtures("away_from_midnight")

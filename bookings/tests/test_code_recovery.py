@@ -11,7 +11,6 @@ from django.urls import reverse
 
 from bookings import services
 from bookings.models import Booking
-from bookings.tests.clock import start_of_the_limits_windows
 from bookings.tests.factories import BookingFactory
 from bookings.tests.flow import identify
 from bookings.tests.page import parse
@@ -143,13 +142,6 @@ def test_a_wrong_entry_is_shown_on_its_field_and_nothing_is_sent(client, data, f
     assert parse(response).by_id("error-summary")
     assert parse(response).by_id(f"id_recover-{field}").attrs["aria-invalid"] == "true"
     assert not Notification.objects.filter(kind="code_recovery").exists()
-
-
-@pytest.fixture
-def one_limits_window():
-    """All of the test's attempts in one window of the limits (they count per fixed window)."""
-    with start_of_the_limits_windows():
-        yield
 
 
 @pytest.mark.usefixtures("one_limits_window")

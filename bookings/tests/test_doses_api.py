@@ -15,7 +15,6 @@ from rest_framework.test import APIClient
 
 from bookings import services
 from bookings.models import Booking
-from bookings.tests.clock import start_of_the_limits_windows
 from bookings.tests.doses import (
     RECOMMENDED,
     assert_places_add_up,
@@ -379,13 +378,6 @@ def test_a_booking_not_confirmed_or_a_slot_not_offered_is_refused(api):
     foreign = _move(api, pending, SlotFactory())
     assert (foreign.status_code, foreign.json()["reason"]) == (400, "not_offered")
     assert_places_add_up()
-
-
-@pytest.fixture
-def one_limits_window():
-    """All of the test's attempts in one window of the limits (they count per fixed window)."""
-    with start_of_the_limits_windows():
-        yield
 
 
 @pytest.mark.usefixtures("one_limits_window")

@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.models import Booking
-from bookings.tests.clock import start_of_the_limits_windows
 from bookings.tests.doses import (
     RECOMMENDED,
     assert_places_add_up,
@@ -276,13 +275,6 @@ def test_a_time_of_another_campaign_or_clinic_or_the_same_time_is_refused(course
     assert response.context["form"].has_error("slot", "not_offered")
     assert _choose(citizen, booking, firsts[0]).context["form"].has_error("slot", "same")
     assert _where(booking) == [(1, firsts[0].pk, "confirmed"), (2, seconds[0].pk, "confirmed")]
-
-
-@pytest.fixture
-def one_limits_window():
-    """All of the test's attempts in one window of the limits (they count per fixed window)."""
-    with start_of_the_limits_windows():
-        yield
 
 
 @pytest.mark.usefixtures("one_limits_window")

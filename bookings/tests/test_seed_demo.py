@@ -9,19 +9,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings.doses import later_dose_slots
-from bookings.tests.clock import midday_in_korea
 from campaigns.models import Campaign, Vaccine
 from campaigns.windows import KST, window_state
 from clinics.models import Clinic, Slot, StaffMembership
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _away_from_midnight():
-    """The demo's days count from today: the seeding and the checks must see one today."""
-    with midday_in_korea():
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("away_from_midnight")]
 
 
 # Literal on purpose: the addresses the command prints for a person to paste into a browser.

@@ -29,7 +29,6 @@ from bookings.errors import (
 )
 from bookings.identity import Identity, decrypt_rrn, parse_rrn
 from bookings.models import Booking
-from bookings.tests.clock import midday_in_korea
 from bookings.tests.factories import BookingFactory, rrn_for
 from bookings.tests.flow import identify
 from campaigns import services as campaign_services
@@ -588,13 +587,6 @@ def staff_client():
 
 def _check_in_url(clinic, booking) -> str:
     return f"/api/clinics/{clinic.code}/bookings/{booking.code}/check-in/"
-
-
-@pytest.fixture
-def away_from_midnight():
-    """Another day than today, and today, as the check-in then sees them: not across midnight."""
-    with midday_in_korea():
-        yield
 
 
 @pytest.mark.usefixtures("away_from_midnight")

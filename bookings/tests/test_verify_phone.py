@@ -17,7 +17,6 @@ from bookings import services, steps
 from bookings.errors import PhoneNotVerified
 from bookings.identity import Identity
 from bookings.models import Booking
-from bookings.tests.clock import start_of_the_limits_windows
 from bookings.tests.factories import BookingFactory
 from bookings.tests.flow import identify, submit, token_of
 from bookings.tests.page import parse
@@ -234,13 +233,6 @@ def test_the_api_refuses_a_campaign_that_wants_a_verified_phone(slot):
     assert response.status_code == 403
     assert response.json()["code"] == "phone_not_verified"
     assert Booking.objects.count() == 0 and not Notification.objects.exists()
-
-
-@pytest.fixture
-def one_limits_window():
-    """All of the test's attempts in one window of the limits (they count per fixed window)."""
-    with start_of_the_limits_windows():
-        yield
 
 
 @pytest.mark.usefixtures("one_limits_window")

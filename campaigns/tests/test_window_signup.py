@@ -12,7 +12,6 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings.tests.clock import start_of_the_limits_windows
 from campaigns.models import BookingWindow, WindowSignup
 from campaigns.tests.factories import CampaignFactory
 from vaxbook.notifications.models import Notification
@@ -188,13 +187,6 @@ def test_a_birth_date_whose_window_is_open_or_past_is_not_signed_up(campaign):
         refusals[born.day] = page.context["form"].errors.as_data()["birth_date"][0].code
     assert refusals == {9: "open_now", 11: "no_window_to_come", 13: "not_covered"}
     assert sign_up(Client(), campaign, born=date(1963, 5, 12)).status_code == 303
-
-
-@pytest.fixture
-def one_limits_window():
-    """All of the test's attempts in one window of the limits (they count per fixed window)."""
-    with start_of_the_limits_windows():
-        yield
 
 
 @pytest.mark.usefixtures("one_limits_window")

@@ -14,18 +14,10 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.models import Booking
-from bookings.tests.clock import midday_in_korea
 from bookings.tests.factories import BookingFactory
 from clinics.tests.factories import ClinicFactory, SlotFactory, StaffMembershipFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _away_from_midnight():
-    """The day is today's: set up before midnight, it would be yesterday's after it."""
-    with midday_in_korea():
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("away_from_midnight")]
 
 
 @pytest.fixture

@@ -10,19 +10,11 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.errors import CannotCheckIn
-from bookings.tests.clock import midday_in_korea
 from bookings.tests.factories import BookingFactory
 from clinics.tests.factories import ClinicFactory, SlotFactory, StaffMembershipFactory
 from vaxbook.dates import KST
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _away_from_midnight():
-    """A check-in is undone on its day only: one made today must still be today's when undone."""
-    with midday_in_korea():
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("away_from_midnight")]
 
 
 def _korea(day, hour, minute=0) -> datetime:

@@ -89,13 +89,6 @@ def test_the_lock_lifts_after_the_window(tight, official):
         assert _login(client, "official", RIGHT).status_code == 302
 
 
-@pytest.fixture
-def one_limits_window():
-    """All of the test's attempts in one window of the limits (they count per fixed window)."""
-    with start_of_the_limits_windows():
-        yield
-
-
 @pytest.mark.usefixtures("one_limits_window")
 def test_one_address_spraying_many_user_names_is_bounded(settings, official):
     settings.VAXBOOK_THROTTLE_PER_ADDRESS = 5

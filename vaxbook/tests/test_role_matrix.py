@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.models import Booking
-from bookings.tests.clock import midday_in_korea
 from bookings.tests.factories import BookingFactory
 from clinics.tests.factories import ClinicFactory, SlotFactory, StaffMembershipFactory, UserFactory
 from vaxbook.roles import CLINIC_STAFF, OFFICIALS, ensure_roles
@@ -83,12 +82,8 @@ MATRIX = {
 
 RRN = "620714-1234567"
 
-
-@pytest.fixture(autouse=True)
-def _away_from_midnight():
-    """The booking checked in is today's: it must still be today when the request comes."""
-    with midday_in_korea():
-        yield
+# the booking checked in is today's: it must still be today when the request comes
+pytestmark = pytest.mark.usefixtures("away_from_midnight")
 
 
 @pytest.fixture

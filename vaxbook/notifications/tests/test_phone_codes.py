@@ -13,7 +13,6 @@ import time_machine
 from django.db import transaction
 from django.utils import translation
 
-from bookings.tests.clock import start_of_the_limits_windows
 from vaxbook.notifications import phone_codes
 from vaxbook.notifications.models import Notification
 from vaxbook.notifications.phone_codes import Purpose, TooManyCodes, check_code, issue_code
@@ -147,13 +146,6 @@ def test_a_phone_gets_only_so_many_codes_a_day(settings):
             issue_code(PHONE, Purpose.WINDOW_OPENS, language="ko", address="203.0.113.9")
         assert refused.value.limit == "phone" and refused.value.retry_after > 600
         assert Notification.objects.filter(kind="phone_code").count() == 3
-
-
-@pytest.fixture
-def one_limits_window():
-    """All of the test's attempts in one window of the limits (they count per fixed window)."""
-    with start_of_the_limits_windows():
-        yield
 
 
 @pytest.mark.usefixtures("one_limits_window")

@@ -11,7 +11,8 @@ is measured over the same span; what no tier accounts for is other work on the m
 import os
 from pathlib import Path
 
-TICKS = os.sysconf("SC_CLK_TCK")
+from bench.pagecost import TICKS, WEB_MARKER, command_line
+
 TIERS = ("web", "celery", "postgres", "redis", "balancer")
 
 
@@ -22,11 +23,8 @@ def _tier(pid: int, comm: str) -> str | None:
         return "redis"
     if comm == "haproxy":
         return "balancer"
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    if b"vaxbook.wsgi" in cmdline:
+    cmdline = command_line(pid)
+    if WEB_MARKER in cmdline:
         return "web"
     if b"celery" in cmdline:
         return "celery"

@@ -52,7 +52,8 @@ def _children() -> dict[int, list[int]]:
     return children
 
 
-def _cmdline(pid: int) -> bytes:
+def command_line(pid: int) -> bytes:
+    """A process's command line, empty if it has ended."""
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
@@ -67,7 +68,7 @@ def web_processes(root: int | None = None) -> list[int]:
     found, todo = [], [(root or os.getpid(), False)]
     while todo:
         pid, inside = todo.pop()
-        inside = inside or WEB_MARKER in _cmdline(pid)
+        inside = inside or WEB_MARKER in command_line(pid)
         if inside:
             found.append(pid)
         todo.extend((child, inside) for child in children.get(pid, ()))
